@@ -1,0 +1,106 @@
+//! The receive side: expected sequence number, reordering and delivery.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::message::ClientMessage;
+
+/// Bytes charged per delivered message on top of its payload, so that a
+/// flood of empty messages is bounded too.
+const PER_MESSAGE_CHARGE: usize = 64;
+
+/// What to do with a received stream message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// In order: acknowledge it; it (and any buffered successors) are
+    /// now queued for delivery.
+    Accepted,
+    /// Ahead of order and stored: acknowledge it.
+    Buffered,
+    /// Seen before (already delivered or already buffered): acknowledge again.
+    Duplicate,
+    /// Not taken (receiver busy or reorder buffer full): no ack, the peer resends.
+    Refused,
+}
+
+/// Reorder buffer and delivery queue for one direction.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    expected: i64,
+    reorder: BTreeMap<i64, ClientMessage>,
+    delivery: VecDeque<ClientMessage>,
+    delivery_bytes: usize,
+    max_reorder: usize,
+    max_delivery_bytes: usize,
+}
+
+impl Incoming {
+    pub(crate) fn new(max_reorder: usize, max_delivery_bytes: usize) -> Self {
+        Self {
+            expected: 0,
+            reorder: BTreeMap::new(),
+            delivery: VecDeque::new(),
+            delivery_bytes: 0,
+            max_reorder,
+            max_delivery_bytes,
+        }
+    }
+
+    /// The next sequence number we wait for.
+    pub(crate) fn expected(&self) -> i64 {
+        self.expected
+    }
+
+    /// Messages held ahead of order.
+    pub(crate) fn reorder_len(&self) -> usize {
+        self.reorder.len()
+    }
+
+    /// Classifies and stores one stream message.
+    pub(crate) fn on_message(&mut self, message: ClientMessage, accepting: bool) -> Verdict {
+        let seq = message.sequence_number;
+        if seq < self.expected {
+            return Verdict::Duplicate;
+        }
+        if seq > self.expected {
+            return self.buffer_ahead(message);
+        }
+        if !accepting || self.delivery_bytes >= self.max_delivery_bytes {
+            return Verdict::Refused;
+        }
+        self.deliver(message);
+        while let Some(next) = self.reorder.remove(&self.expected) {
+            self.deliver(next);
+        }
+        Verdict::Accepted
+    }
+
+    fn buffer_ahead(&mut self, message: ClientMessage) -> Verdict {
+        let seq = message.sequence_number;
+        if self.reorder.contains_key(&seq) {
+            return Verdict::Duplicate;
+        }
+        if self.reorder.len() >= self.max_reorder {
+            return Verdict::Refused;
+        }
+        self.reorder.insert(seq, message);
+        Verdict::Buffered
+    }
+
+    fn deliver(&mut self, message: ClientMessage) {
+        self.delivery_bytes += message.payload.len() + PER_MESSAGE_CHARGE;
+        self.delivery.push_back(message);
+        self.expected += 1;
+    }
+
+    /// The next in-order message, if any, without removing it.
+    pub(crate) fn peek(&self) -> Option<&ClientMessage> {
+        self.delivery.front()
+    }
+
+    /// Removes the next in-order message.
+    pub(crate) fn pop(&mut self) -> Option<ClientMessage> {
+        let message = self.delivery.pop_front()?;
+        self.delivery_bytes -= message.payload.len() + PER_MESSAGE_CHARGE;
+        Some(message)
+    }
+}

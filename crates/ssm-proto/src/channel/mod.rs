@@ -1,0 +1,531 @@
+//! The reliable data channel (protocol.md §5), for either end.
+//!
+//! [`DataChannel`] turns an unreliable, possibly reordering and
+//! duplicating sequence of WebSocket frames into an exactly-once, in-order
+//! stream of messages in each direction:
+//!
+//! * every sequenced message we send carries the next sequence number
+//!   (from 0) and stays buffered until the peer acks that number;
+//! * every sequenced message we accept is acked, buffered when early,
+//!   re-acked when it is a duplicate, and delivered in order;
+//! * overdue messages are resent with an RFC 6298 timeout;
+//! * `pause_publication` stops stream transmissions until
+//!   `start_publication` or any stream data or ack arrives.
+//!
+//! # Driving it
+//! Inputs: [`DataChannel::handle_frame`] for each received binary frame,
+//! [`DataChannel::handle_timeout`] when the instant from
+//! [`DataChannel::poll_timeout`] passes, [`DataChannel::send`] for data,
+//! [`DataChannel::handle_reconnect`] after a new socket is up.
+//! After any input, call [`DataChannel::poll_transmit`] until `None` and
+//! write each frame to the socket, drain [`DataChannel::poll_event`], pull
+//! data with [`DataChannel::poll_delivery`] (stop pulling to apply
+//! backpressure: the channel then stops acking new data), and re-arm the
+//! timer from [`DataChannel::poll_timeout`].
+
+mod ids;
+mod incoming;
+mod outgoing;
+mod pacer;
+mod rtt;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing::{debug, trace};
+
+use crate::error::{ReceiveError, SendError};
+use crate::message::{
+    ClientMessage, FLAGS_ACK, FLAGS_SYN, MAX_PAYLOAD_SIZE, MessageType, PayloadType,
+};
+use crate::payload::{AcknowledgeContent, ChannelClosed};
+use ids::{IdGenerator, WallClock};
+use incoming::{Incoming, Verdict};
+use outgoing::Outgoing;
+pub use outgoing::RetransmitPolicy;
+use pacer::Pacer;
+pub use pacer::PacingConfig;
+pub use rtt::RtoConfig;
+use rtt::RttEstimator;
+
+/// Which end of the channel this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends `input_stream_data`, receives `output_stream_data`.
+    Client,
+    /// Sends `output_stream_data`, receives `input_stream_data`.
+    Agent,
+}
+
+impl Role {
+    /// The stream message type this end sends.
+    pub fn outgoing_type(self) -> MessageType {
+        match self {
+            Self::Client => MessageType::InputStreamData,
+            Self::Agent => MessageType::OutputStreamData,
+        }
+    }
+
+    /// The stream message type this end receives.
+    pub fn incoming_type(self) -> MessageType {
+        match self {
+            Self::Client => MessageType::OutputStreamData,
+            Self::Agent => MessageType::InputStreamData,
+        }
+    }
+}
+
+/// Limits and policies of a [`DataChannel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Which end we are.
+    pub role: Role,
+    /// Most messages sent but not yet acked (and queued unsent); beyond
+    /// it [`DataChannel::send`] returns [`SendError::WindowFull`].
+    pub max_unacked: usize,
+    /// Most early messages held while waiting for a gap to fill.
+    pub max_reorder: usize,
+    /// Bytes of in-order data waiting for [`DataChannel::poll_delivery`];
+    /// beyond it new in-order data is refused (not acked).
+    pub max_delivery_bytes: usize,
+    /// Largest payload [`DataChannel::send`] accepts.
+    pub max_payload: usize,
+    /// Most acks waiting to be written; the oldest are dropped beyond it
+    /// (safe: the peer resends and we re-ack duplicates).
+    pub max_pending_control: usize,
+    /// Retransmission timer tuning.
+    pub rto: RtoConfig,
+    /// Which overdue messages are resent.
+    pub retransmit: RetransmitPolicy,
+    /// Optional pacing of stream-data transmissions.
+    pub pacing: Option<PacingConfig>,
+}
+
+impl ChannelConfig {
+    /// Defaults for a client: 1024-message window, all overdue messages
+    /// resent, 900 messages/s pacing.
+    pub fn client() -> Self {
+        Self {
+            role: Role::Client,
+            max_unacked: 1024,
+            max_reorder: 1024,
+            max_delivery_bytes: 1 << 20,
+            max_payload: MAX_PAYLOAD_SIZE,
+            max_pending_control: 4096,
+            rto: RtoConfig::default(),
+            retransmit: RetransmitPolicy::AllOverdue,
+            pacing: Some(PacingConfig::default()),
+        }
+    }
+
+    /// Defaults for an agent, as the real one behaves: large buffers,
+    /// front-only retransmission, no pacing (the agent paces by sleeping).
+    pub fn agent() -> Self {
+        Self {
+            role: Role::Agent,
+            max_unacked: 100_000,
+            max_reorder: 100_000,
+            retransmit: RetransmitPolicy::FrontOnly,
+            pacing: None,
+            ..Self::client()
+        }
+    }
+}
+
+/// Something that happened on the channel other than data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The gateway closed the channel; the session is over.
+    ChannelClosed(ChannelClosed),
+    /// `pause_publication`: stream transmissions are held.
+    Paused,
+    /// Transmissions resumed.
+    Resumed,
+}
+
+/// Counters, for tests, benchmarks and status lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelStats {
+    /// Stream messages transmitted the first time.
+    pub messages_sent: u64,
+    /// Payload bytes of those.
+    pub bytes_sent: u64,
+    /// Stream messages resent.
+    pub retransmits: u64,
+    /// Stream messages accepted (in order or buffered).
+    pub messages_received: u64,
+    /// Payload bytes of those.
+    pub bytes_received: u64,
+    /// Stream messages received again.
+    pub duplicates_received: u64,
+    /// Stream messages received ahead of order.
+    pub out_of_order_received: u64,
+    /// Stream messages refused (busy receiver or full reorder buffer).
+    pub refused: u64,
+    /// Acks written.
+    pub acks_sent: u64,
+    /// Acks received that matched an unacked message.
+    pub acks_received: u64,
+    /// Frames dropped as undecodable.
+    pub invalid_frames: u64,
+    /// Smoothed round-trip time.
+    pub srtt: Duration,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Messages waiting for an ack.
+    pub unacked: usize,
+}
+
+/// One end of the reliable data channel. See the module docs for the
+/// call order.
+#[derive(Debug)]
+pub struct DataChannel {
+    config: ChannelConfig,
+    clock: WallClock,
+    ids: IdGenerator,
+    outgoing: Outgoing,
+    incoming: Incoming,
+    rtt: RttEstimator,
+    pacer: Option<Pacer>,
+    control: VecDeque<Bytes>,
+    events: VecDeque<Event>,
+    paused: bool,
+    accepting: bool,
+    stats: ChannelStats,
+}
+
+impl DataChannel {
+    /// A fresh channel. `unix_ms_at_now` anchors CreatedDate dates to the
+    /// wall clock; `id_seed` seeds MessageId generation (drivers pass real
+    /// randomness, tests a constant).
+    pub fn new(config: ChannelConfig, now: Instant, unix_ms_at_now: u64, id_seed: u64) -> Self {
+        Self {
+            clock: WallClock::new(now, unix_ms_at_now),
+            ids: IdGenerator::new(id_seed),
+            outgoing: Outgoing::new(config.max_unacked),
+            incoming: Incoming::new(config.max_reorder, config.max_delivery_bytes),
+            rtt: RttEstimator::new(config.rto),
+            pacer: config.pacing.map(|pacing| Pacer::new(pacing, now)),
+            control: VecDeque::new(),
+            events: VecDeque::new(),
+            paused: false,
+            accepting: true,
+            stats: ChannelStats::default(),
+            config,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ChannelConfig {
+        &self.config
+    }
+
+    /// Decodes and processes one received binary frame.
+    ///
+    /// Errors are per frame and never fatal: the frame is dropped (not
+    /// acked, so a sequenced message will be resent) and the channel
+    /// carries on.
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), ReceiveError> {
+        match ClientMessage::decode(frame) {
+            Ok(message) => self.handle_message(now, message),
+            Err(error) => {
+                self.stats.invalid_frames += 1;
+                debug!(%error, len = frame.len(), "dropping undecodable frame");
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Processes one decoded message.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        message: ClientMessage,
+    ) -> Result<(), ReceiveError> {
+        match &message.message_type {
+            kind if *kind == self.config.role.incoming_type() => {
+                self.resume_if_paused();
+                self.on_stream_message(now, message);
+                Ok(())
+            }
+            MessageType::Acknowledge => {
+                self.resume_if_paused();
+                self.on_ack(now, &message.payload)
+            }
+            MessageType::ChannelClosed => {
+                let closed = ChannelClosed::from_bytes(&message.payload).unwrap_or_default();
+                debug!(output = %closed.output, "channel closed by gateway");
+                self.events.push_back(Event::ChannelClosed(closed));
+                Ok(())
+            }
+            MessageType::PausePublication => {
+                self.set_paused(true);
+                Ok(())
+            }
+            MessageType::StartPublication => {
+                self.set_paused(false);
+                Ok(())
+            }
+            other => {
+                trace!(message_type = %other, "ignoring message");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_stream_message(&mut self, now: Instant, message: ClientMessage) {
+        let seq = message.sequence_number;
+        let ack = AcknowledgeContent::for_message(&message);
+        let payload_len = message.payload.len() as u64;
+        let verdict = self.incoming.on_message(message, self.accepting);
+        trace!(
+            seq,
+            ?verdict,
+            expected = self.incoming.expected(),
+            "stream message"
+        );
+        match verdict {
+            Verdict::Accepted | Verdict::Buffered => {
+                self.stats.messages_received += 1;
+                self.stats.bytes_received += payload_len;
+                if verdict == Verdict::Buffered {
+                    self.stats.out_of_order_received += 1;
+                }
+                self.queue_ack(now, &ack);
+            }
+            Verdict::Duplicate => {
+                self.stats.duplicates_received += 1;
+                self.queue_ack(now, &ack);
+            }
+            Verdict::Refused => self.stats.refused += 1,
+        }
+    }
+
+    fn queue_ack(&mut self, now: Instant, content: &AcknowledgeContent) {
+        let ack = self.build_message(
+            now,
+            MessageType::Acknowledge,
+            0,
+            FLAGS_ACK,
+            PayloadType::Undefined,
+            content.to_bytes(),
+        );
+        if self.control.len() >= self.config.max_pending_control {
+            self.control.pop_front();
+        }
+        self.control.push_back(ack.encode());
+    }
+
+    fn on_ack(&mut self, now: Instant, payload: &[u8]) -> Result<(), ReceiveError> {
+        let content = AcknowledgeContent::from_bytes(payload)?;
+        let seq = content.acknowledged_message_sequence_number;
+        match self.outgoing.on_ack(seq, now) {
+            Some(sample) => {
+                self.stats.acks_received += 1;
+                if let Some(sample) = sample {
+                    self.rtt.on_sample(sample);
+                }
+                trace!(seq, rto_ms = self.rtt.rto().as_millis() as u64, "acked");
+            }
+            None => trace!(seq, "ack for unknown or already acked message"),
+        }
+        Ok(())
+    }
+
+    fn set_paused(&mut self, paused: bool) {
+        if self.paused == paused {
+            return;
+        }
+        self.paused = paused;
+        debug!(paused, "publication state changed");
+        self.events.push_back(if paused {
+            Event::Paused
+        } else {
+            Event::Resumed
+        });
+    }
+
+    fn resume_if_paused(&mut self) {
+        if self.paused {
+            self.set_paused(false);
+        }
+    }
+
+    /// Moves overdue messages to the resend queue. Call when the instant
+    /// from [`Self::poll_timeout`] has passed (calling early is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.outgoing.on_timeout(now, self.config.retransmit);
+    }
+
+    /// A new socket replaced a lost one: resend everything in flight now
+    /// instead of waiting for timers. Sequence numbers are unchanged.
+    pub fn handle_reconnect(&mut self) {
+        debug!(
+            unacked = self.outgoing.unacked(),
+            "reconnected; resending in-flight messages"
+        );
+        self.outgoing.requeue_in_flight();
+        self.paused = false;
+    }
+
+    /// Queues one sequenced stream message; returns its sequence number.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        payload_type: PayloadType,
+        payload: Bytes,
+    ) -> Result<i64, SendError> {
+        if payload.len() > self.config.max_payload.min(MAX_PAYLOAD_SIZE) {
+            return Err(SendError::PayloadTooLarge {
+                len: payload.len(),
+                max: self.config.max_payload.min(MAX_PAYLOAD_SIZE),
+            });
+        }
+        if self.outgoing.capacity() == 0 {
+            return Err(SendError::WindowFull);
+        }
+        let seq = self.outgoing.next_seq();
+        let flags = if self.config.role == Role::Agent && seq == 0 {
+            FLAGS_SYN
+        } else {
+            0
+        };
+        let payload_len = payload.len();
+        let kind = self.config.role.outgoing_type();
+        let message = self.build_message(now, kind, seq, flags, payload_type, payload);
+        let pushed = self.outgoing.push(message.encode(), payload_len);
+        trace!(seq = pushed, len = payload_len, ?payload_type, "queued");
+        Ok(pushed)
+    }
+
+    /// How many more messages [`Self::send`] accepts right now.
+    pub fn send_capacity(&self) -> usize {
+        self.outgoing.capacity()
+    }
+
+    /// Messages sent or queued but not yet acknowledged.
+    pub fn unacked(&self) -> usize {
+        self.outgoing.unacked()
+    }
+
+    /// Stops (false) or resumes (true) accepting new in-order stream data.
+    /// Refused messages are not acked, so the peer resends them later.
+    pub fn set_accepting(&mut self, accepting: bool) {
+        self.accepting = accepting;
+    }
+
+    /// True while the gateway has paused our publication.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Builds a message with a fresh id and the current date. Used for
+    /// the channel's own traffic and by gateways for unsequenced notices.
+    pub fn build_message(
+        &mut self,
+        now: Instant,
+        message_type: MessageType,
+        sequence_number: i64,
+        flags: u64,
+        payload_type: PayloadType,
+        payload: Bytes,
+    ) -> ClientMessage {
+        ClientMessage::new(
+            message_type,
+            self.clock.unix_ms(now),
+            sequence_number,
+            flags,
+            self.ids.next_id(),
+            payload_type,
+            payload,
+        )
+    }
+
+    /// The next frame to write to the socket: acks first, then (unless
+    /// paused or held by pacing) due retransmissions, then new messages.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+        if let Some(frame) = self.control.pop_front() {
+            self.stats.acks_sent += 1;
+            return Some(frame);
+        }
+        if self.paused || !self.outgoing.has_pending() {
+            return None;
+        }
+        if let Some(pacer) = &mut self.pacer
+            && !pacer.try_take(now)
+        {
+            return None;
+        }
+        let transmission = self.outgoing.next_transmission(now, &self.rtt)?;
+        if transmission.is_retransmit {
+            self.stats.retransmits += 1;
+        } else {
+            self.stats.messages_sent += 1;
+            self.stats.bytes_sent += transmission.payload_len as u64;
+        }
+        Some(transmission.frame)
+    }
+
+    /// When [`Self::handle_timeout`] (or, for pacing, [`Self::poll_transmit`])
+    /// next has work to do.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let retransmit = self.outgoing.next_deadline(self.config.retransmit);
+        let pacing = match &self.pacer {
+            Some(pacer) if !self.paused && self.outgoing.has_pending() => {
+                Some(pacer.next_token_at())
+            }
+            _ => None,
+        };
+        match (retransmit, pacing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next channel event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next in-order stream message (already acked).
+    #[must_use]
+    pub fn poll_delivery(&mut self) -> Option<ClientMessage> {
+        self.incoming.pop()
+    }
+
+    /// The next in-order stream message, left in place.
+    pub fn peek_delivery(&self) -> Option<&ClientMessage> {
+        self.incoming.peek()
+    }
+
+    /// The sequence number of the next message we expect from the peer.
+    pub fn expected_sequence(&self) -> i64 {
+        self.incoming.expected()
+    }
+
+    /// Early messages held in the reorder buffer.
+    pub fn reorder_buffered(&self) -> usize {
+        self.incoming.reorder_len()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> ChannelStats {
+        ChannelStats {
+            srtt: self.rtt.srtt(),
+            rto: self.rtt.rto(),
+            unacked: self.outgoing.unacked(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Number of RTT samples taken so far.
+    pub fn rtt_samples(&self) -> u64 {
+        self.rtt.samples()
+    }
+}

@@ -1,0 +1,210 @@
+//! The send side: sequence numbers, the unacked window and retransmission.
+//!
+//! Every sequenced message stays here, encoded once, until the peer acks
+//! its sequence number. Nothing is ever evicted: when the window is full,
+//! [`Outgoing::capacity`] is 0 and the caller must wait (backpressure).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::rtt::RttEstimator;
+
+/// Which overdue messages are resent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetransmitPolicy {
+    /// Every message whose timer expired (our client's choice: recovery
+    /// after a burst loss is not throttled to one message per tick).
+    #[default]
+    AllOverdue,
+    /// Only the oldest unacked message, like the official plugin and agent.
+    /// The simulator uses this to reproduce the real agent.
+    FrontOnly,
+}
+
+#[derive(Debug)]
+struct Entry {
+    frame: Bytes,
+    payload_len: usize,
+    first_sent: Option<Instant>,
+    retries: u32,
+    deadline: Option<Instant>,
+}
+
+/// A frame handed out for transmission.
+#[derive(Debug)]
+pub(crate) struct Transmission {
+    pub(crate) frame: Bytes,
+    pub(crate) payload_len: usize,
+    pub(crate) is_retransmit: bool,
+}
+
+/// Unacked messages in sequence order, with their timers.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    next_seq: i64,
+    max_unacked: usize,
+    entries: BTreeMap<i64, Entry>,
+    deadlines: BTreeSet<(Instant, i64)>,
+    unsent: VecDeque<i64>,
+    resend: BTreeSet<i64>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(max_unacked: usize) -> Self {
+        Self {
+            next_seq: 0,
+            max_unacked: max_unacked.max(1),
+            entries: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            unsent: VecDeque::new(),
+            resend: BTreeSet::new(),
+        }
+    }
+
+    /// The sequence number the next message will carry.
+    pub(crate) fn next_seq(&self) -> i64 {
+        self.next_seq
+    }
+
+    /// How many more messages fit in the window.
+    pub(crate) fn capacity(&self) -> usize {
+        self.max_unacked.saturating_sub(self.entries.len())
+    }
+
+    /// Messages not yet acknowledged (sent or waiting to be sent).
+    pub(crate) fn unacked(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Queues an encoded message under the next sequence number.
+    pub(crate) fn push(&mut self, frame: Bytes, payload_len: usize) -> i64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let entry = Entry {
+            frame,
+            payload_len,
+            first_sent: None,
+            retries: 0,
+            deadline: None,
+        };
+        self.entries.insert(seq, entry);
+        self.unsent.push_back(seq);
+        seq
+    }
+
+    /// True when something waits to go on the wire.
+    pub(crate) fn has_pending(&mut self) -> bool {
+        self.drop_stale_queue_heads();
+        !self.resend.is_empty() || !self.unsent.is_empty()
+    }
+
+    fn drop_stale_queue_heads(&mut self) {
+        while let Some(seq) = self.unsent.front() {
+            if self.entries.contains_key(seq) {
+                break;
+            }
+            self.unsent.pop_front();
+        }
+    }
+
+    /// Hands out the next frame: due retransmissions first (oldest first),
+    /// then never-sent messages, and arms its timer.
+    pub(crate) fn next_transmission(
+        &mut self,
+        now: Instant,
+        rtt: &RttEstimator,
+    ) -> Option<Transmission> {
+        self.drop_stale_queue_heads();
+        let seq = match self.resend.pop_first() {
+            Some(seq) => seq,
+            None => self.unsent.pop_front()?,
+        };
+        let entry = self.entries.get_mut(&seq)?;
+        let is_retransmit = entry.first_sent.is_some();
+        if is_retransmit {
+            entry.retries = entry.retries.saturating_add(1);
+        } else {
+            entry.first_sent = Some(now);
+        }
+        let deadline = now + rtt.backoff(entry.retries);
+        if let Some(old) = entry.deadline.replace(deadline) {
+            self.deadlines.remove(&(old, seq));
+        }
+        self.deadlines.insert((deadline, seq));
+        Some(Transmission {
+            frame: entry.frame.clone(),
+            payload_len: entry.payload_len,
+            is_retransmit,
+        })
+    }
+
+    /// Removes an acked message. Returns an RTT sample when the message was
+    /// sent exactly once (Karn's rule), `None` for unknown or resent ones.
+    pub(crate) fn on_ack(&mut self, seq: i64, now: Instant) -> Option<Option<Duration>> {
+        let entry = self.entries.remove(&seq)?;
+        if let Some(deadline) = entry.deadline {
+            self.deadlines.remove(&(deadline, seq));
+        }
+        self.resend.remove(&seq);
+        let sample = match (entry.first_sent, entry.retries) {
+            (Some(sent), 0) => Some(now.saturating_duration_since(sent)),
+            _ => None,
+        };
+        Some(sample)
+    }
+
+    /// Moves messages whose timers expired into the resend queue.
+    pub(crate) fn on_timeout(&mut self, now: Instant, policy: RetransmitPolicy) {
+        match policy {
+            RetransmitPolicy::AllOverdue => {
+                while let Some(&(deadline, seq)) = self.deadlines.first() {
+                    if deadline > now {
+                        break;
+                    }
+                    self.deadlines.pop_first();
+                    self.queue_resend(seq);
+                }
+            }
+            RetransmitPolicy::FrontOnly => {
+                if let Some((deadline, seq)) = self.front_deadline()
+                    && deadline <= now
+                {
+                    self.deadlines.remove(&(deadline, seq));
+                    self.queue_resend(seq);
+                }
+            }
+        }
+    }
+
+    fn queue_resend(&mut self, seq: i64) {
+        if let Some(entry) = self.entries.get_mut(&seq) {
+            entry.deadline = None;
+            self.resend.insert(seq);
+        }
+    }
+
+    fn front_deadline(&self) -> Option<(Instant, i64)> {
+        let (&seq, entry) = self.entries.first_key_value()?;
+        Some((entry.deadline?, seq))
+    }
+
+    /// The earliest retransmission timer under `policy`.
+    pub(crate) fn next_deadline(&self, policy: RetransmitPolicy) -> Option<Instant> {
+        match policy {
+            RetransmitPolicy::AllOverdue => self.deadlines.first().map(|&(at, _)| at),
+            RetransmitPolicy::FrontOnly => self.front_deadline().map(|(at, _)| at),
+        }
+    }
+
+    /// After a reconnect: everything already sent is resent now, since
+    /// whatever was in flight on the old socket may be lost.
+    pub(crate) fn requeue_in_flight(&mut self) {
+        let in_flight: Vec<(Instant, i64)> =
+            std::mem::take(&mut self.deadlines).into_iter().collect();
+        for (_, seq) in in_flight {
+            self.queue_resend(seq);
+        }
+    }
+}
