@@ -191,6 +191,13 @@ impl ClientMessage {
     }
 }
 
+/// Reads just the MessageType of a frame, without validating the rest.
+/// Relays use it to classify traffic cheaply; `None` when the frame is
+/// too short or the type is blank.
+pub fn peek_message_type(frame: &[u8]) -> Option<MessageType> {
+    MessageType::decode_field(frame.get(offset::MESSAGE_TYPE..offset::SCHEMA_VERSION)?)
+}
+
 /// SHA-256 of a payload, as carried in the PayloadDigest field.
 pub fn payload_digest(payload: &[u8]) -> [u8; 32] {
     Sha256::digest(payload).into()

@@ -187,6 +187,16 @@ fn publication_notices_skip_content_checks() {
 }
 
 #[test]
+fn peeks_the_type_without_decoding() {
+    let wire = sample(b"hi").encode();
+    assert_eq!(
+        peek_message_type(&wire),
+        Some(MessageType::OutputStreamData)
+    );
+    assert_eq!(peek_message_type(&wire[..20]), None);
+}
+
+#[test]
 fn unknown_types_decode() {
     let mut message = sample(b"x");
     message.message_type = MessageType::Unknown("agent_job".into());

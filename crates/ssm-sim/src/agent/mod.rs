@@ -1,0 +1,611 @@
+//! The simulated SSM agent: one task per session.
+//!
+//! The task owns the agent end of the data channel (an
+//! [`ssm_proto::channel::DataChannel`] in the agent role, resending only
+//! the oldest unacked message like the real agent), runs the handshake,
+//! picks mux or basic mode from the client's version with the agent's own
+//! rules, and drives the port plugin. It also plays the gateway's part in
+//! ending a session: it sends `channel_closed` to the client and records
+//! the end in the registry. Client sockets come and go through
+//! [`AgentInput::Attached`] / [`AgentInput::Detached`]; the channel state
+//! survives them.
+
+mod basic;
+mod handshake;
+mod mux;
+mod port;
+mod shell;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::Value;
+use ssm_proto::channel::{ChannelConfig, DataChannel};
+use ssm_proto::message::{MessageType, PayloadType};
+use ssm_proto::payload::{ChannelClosed, Flag};
+use ssm_proto::version::{
+    MUX_AFTER_AGENT_VERSION, PortMode, SMUX_KEEPALIVE_OFF_AFTER_AGENT_VERSION, agent_port_mode,
+    plugin_is_newer,
+};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::OwnedPermit;
+use tracing::{Instrument, debug, info, info_span};
+
+use crate::config::{DestinationConfig, InstanceConfig, SimConfig};
+use crate::registry::{EndCause, Registry, SessionStatus};
+use crate::stats::SessionCounters;
+use port::{PortHandle, PortInput, PortOutput};
+
+/// Frames and notices the agent sends to the client socket.
+#[derive(Debug)]
+pub enum ToClient {
+    /// A binary frame.
+    Frame(Bytes),
+    /// Close the socket with this code and reason.
+    Close(u16, String),
+    /// Drop the socket without a close frame.
+    Abort,
+}
+
+/// Inputs of an agent task.
+#[derive(Debug)]
+pub enum AgentInput {
+    /// A client socket authenticated; frames for it go to this sender.
+    Attached(mpsc::Sender<ToClient>),
+    /// The client socket went away.
+    Detached,
+    /// A binary frame from the client.
+    Frame(Bytes),
+    /// End the session.
+    Terminate(EndCause),
+    /// Pass something straight to the client socket (fault injection).
+    Inject(ToClient),
+}
+
+/// What an agent task needs to run a session.
+#[derive(Debug)]
+pub struct AgentSpec {
+    /// The session id.
+    pub session_id: String,
+    /// The target instance.
+    pub instance: InstanceConfig,
+    /// Agent plugin name (`Port`, `Standard_Stream`).
+    pub session_type: String,
+    /// Handshake properties.
+    pub properties: Value,
+    /// Simulator configuration.
+    pub config: Arc<SimConfig>,
+    /// Session table, to record the end.
+    pub registry: Arc<Registry>,
+    /// Counters to update.
+    pub counters: Arc<SessionCounters>,
+    /// Inputs from the API and gateway.
+    pub inputs: mpsc::UnboundedReceiver<AgentInput>,
+}
+
+/// Where a port session connects.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+/// What a port plugin needs.
+#[derive(Debug)]
+pub(crate) struct PortSettings {
+    pub(crate) destination: Destination,
+    pub(crate) policy: DestinationConfig,
+    pub(crate) chunk_size: usize,
+    pub(crate) pacing: Duration,
+    pub(crate) counters: Arc<SessionCounters>,
+}
+
+/// Starts the agent task of a session.
+pub fn spawn(spec: AgentSpec) {
+    let span = info_span!("agent", session = %spec.session_id);
+    tokio::spawn(Agent::new(spec).run().instrument(span));
+}
+
+/// How a session ends: final status, cause and the channel_closed text.
+#[derive(Debug, Clone)]
+struct Ending {
+    status: SessionStatus,
+    cause: EndCause,
+    output: String,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting to send the HandshakeRequest (fault: handshake delay).
+    Starting { send_at: Instant },
+    /// Request sent; waiting for the response.
+    AwaitingResponse { sent: Instant },
+    /// Handshake complete; the port plugin runs.
+    Running,
+    /// Draining outstanding output before channel_closed.
+    Ending { deadline: Instant, ending: Ending },
+    /// Over.
+    Done,
+}
+
+struct Agent {
+    spec: AgentSpec,
+    channel: DataChannel,
+    client: Option<mpsc::Sender<ToClient>>,
+    phase: Phase,
+    port: Option<PortHandle>,
+    port_ready_at: Option<Instant>,
+    started: Instant,
+    last_activity: Instant,
+}
+
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
+
+impl Agent {
+    fn new(spec: AgentSpec) -> Self {
+        let now = Instant::now();
+        let config = ChannelConfig::agent();
+        let channel = DataChannel::new(config, now, unix_ms(), fastrand::u64(..));
+        let send_at = now + spec.config.faults.handshake_delay;
+        Self {
+            spec,
+            channel,
+            client: None,
+            phase: Phase::Starting { send_at },
+            port: None,
+            port_ready_at: None,
+            started: now,
+            last_activity: now,
+        }
+    }
+
+    async fn run(mut self) {
+        info!("agent started");
+        while !matches!(self.phase, Phase::Done) {
+            self.flush().await;
+            self.step().await;
+            self.process_control(Instant::now());
+            self.sync_stats();
+        }
+        self.flush().await;
+        info!("agent finished");
+    }
+
+    /// Waits for the next input, plugin output, delivery slot or timer.
+    async fn step(&mut self) {
+        let deadline = self
+            .next_deadline()
+            .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
+        let to_port = self.port.as_ref().map(|port| port.input.clone());
+        let can_send =
+            self.client.is_some() && !self.channel.is_paused() && self.channel.send_capacity() > 0;
+        let has_delivery =
+            matches!(self.phase, Phase::Running) && self.channel.peek_delivery().is_some();
+        tokio::select! {
+            input = self.spec.inputs.recv() => match input {
+                Some(input) => self.on_input(input),
+                None => self.begin_ending(Ending { status: SessionStatus::Terminated, cause: EndCause::Shutdown, output: String::new() }, false),
+            },
+            output = recv_port(&mut self.port), if can_send => self.on_port_output(output),
+            permit = reserve(to_port), if has_delivery => self.deliver(permit),
+            () = tokio::time::sleep_until(deadline.into()) => self.on_timer(Instant::now()),
+        }
+    }
+
+    fn on_input(&mut self, input: AgentInput) {
+        let now = Instant::now();
+        match input {
+            AgentInput::Attached(client) => {
+                debug!("client attached");
+                SessionCounters::add(&self.spec.counters.connections, 1);
+                self.client = Some(client);
+                self.channel.handle_reconnect();
+            }
+            AgentInput::Detached => {
+                debug!("client detached");
+                self.client = None;
+            }
+            AgentInput::Frame(frame) => {
+                if let Err(error) = self.channel.handle_frame(now, &frame) {
+                    debug!(%error, "dropping client frame");
+                }
+            }
+            AgentInput::Terminate(cause) => {
+                let ending = Ending {
+                    status: SessionStatus::Terminated,
+                    cause,
+                    output: String::new(),
+                };
+                self.begin_ending(ending, true);
+            }
+            AgentInput::Inject(item) => {
+                if let Some(client) = &self.client {
+                    let _ = client.try_send(item);
+                }
+            }
+        }
+    }
+
+    fn on_port_output(&mut self, output: Option<PortOutput>) {
+        let now = Instant::now();
+        let result = match output {
+            Some(PortOutput::Data(bytes)) => {
+                self.last_activity = now;
+                self.channel.send(now, PayloadType::Output, bytes)
+            }
+            Some(PortOutput::ConnectError) => {
+                self.channel
+                    .send(now, PayloadType::Flag, Flag::ConnectToPortError.to_bytes())
+            }
+            Some(PortOutput::Failed(text)) => {
+                let ending = Ending {
+                    status: SessionStatus::Failed,
+                    cause: EndCause::PortFailed(text.clone()),
+                    output: text,
+                };
+                return self.begin_ending(ending, false);
+            }
+            None => {
+                self.port = None;
+                return;
+            }
+        };
+        if let Err(error) = result {
+            debug!(%error, "could not queue agent output");
+        }
+    }
+
+    /// Hands the next in-order client message to the plugin.
+    fn deliver(&mut self, permit: Option<OwnedPermit<PortInput>>) {
+        let (Some(permit), Some(message)) = (permit, self.channel.poll_delivery()) else {
+            return;
+        };
+        match message.payload_type {
+            PayloadType::Output => {
+                self.last_activity = Instant::now();
+                SessionCounters::add(
+                    &self.spec.counters.client_bytes,
+                    message.payload.len() as u64,
+                );
+                permit.send(PortInput::Data(message.payload));
+            }
+            PayloadType::Flag => match Flag::from_bytes(&message.payload) {
+                Ok(Flag::DisconnectToPort) => {
+                    permit.send(PortInput::Disconnect);
+                }
+                Ok(Flag::TerminateSession) => {
+                    SessionCounters::add(&self.spec.counters.terminate_flags, 1);
+                    let ending = Ending {
+                        status: SessionStatus::Terminated,
+                        cause: EndCause::TerminateFlag,
+                        output: String::new(),
+                    };
+                    self.begin_ending(ending, true);
+                }
+                other => debug!(?other, "ignoring flag"),
+            },
+            other => debug!(payload_type = ?other, "ignoring client payload"),
+        }
+    }
+
+    /// Handles in-order messages before the handshake completes: the
+    /// response is processed, anything else is acked and discarded.
+    fn process_control(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Running) {
+            return;
+        }
+        while let Some(message) = self.channel.poll_delivery() {
+            let awaiting = matches!(self.phase, Phase::AwaitingResponse { .. });
+            match message.payload_type {
+                PayloadType::HandshakeResponse if awaiting => {
+                    self.on_handshake_response(now, &message.payload)
+                }
+                _ => {
+                    debug!(
+                        seq = message.sequence_number,
+                        "handshake in progress; discarding client data"
+                    );
+                    SessionCounters::add(&self.spec.counters.early_data_discarded, 1);
+                }
+            }
+        }
+    }
+
+    fn on_handshake_response(&mut self, now: Instant, payload: &[u8]) {
+        let Phase::AwaitingResponse { sent } = self.phase else {
+            return;
+        };
+        let client_version = match handshake::check_response(payload) {
+            Ok(version) => version,
+            Err(text) => {
+                let ending = Ending {
+                    status: SessionStatus::Failed,
+                    cause: EndCause::HandshakeFailed(text.clone()),
+                    output: text,
+                };
+                return self.begin_ending(ending, false);
+            }
+        };
+        self.port = Some(self.start_plugin(&client_version));
+        // Complete before sending HandshakeComplete, so that client data
+        // racing in right behind it is not discarded.
+        self.phase = Phase::Running;
+        self.last_activity = now;
+        self.channel.set_accepting(false);
+        self.port_ready_at = Some(now + self.spec.config.realism.port_start_delay);
+        let _ = self.channel.send(
+            now,
+            PayloadType::HandshakeComplete,
+            handshake::complete(now - sent),
+        );
+    }
+
+    fn start_plugin(&self, client_version: &str) -> PortHandle {
+        if self.spec.session_type != "Port" {
+            return shell::start();
+        }
+        let port_type = self.spec.properties.get("type").and_then(Value::as_str);
+        let mode =
+            simulated_agent_mode(&self.spec.instance.agent_version, port_type, client_version);
+        info!(?mode, %client_version, "handshake complete");
+        let settings = self.port_settings();
+        match mode {
+            PortMode::Mux { smux_keepalive } => mux::start(settings, smux_keepalive),
+            PortMode::Basic | PortMode::StandardStream => basic::start(settings),
+        }
+    }
+
+    fn port_settings(&self) -> PortSettings {
+        let property = |key: &str| {
+            self.spec
+                .properties
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let realism = &self.spec.config.realism;
+        PortSettings {
+            destination: Destination {
+                host: property("host").to_owned(),
+                port: property("portNumber").parse().unwrap_or(80),
+            },
+            policy: self.spec.config.destinations.clone(),
+            chunk_size: realism.output_chunk_size,
+            pacing: realism.output_pacing,
+            counters: self.spec.counters.clone(),
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant) {
+        self.channel.handle_timeout(now);
+        if self.port_ready_at.is_some_and(|at| at <= now) {
+            self.port_ready_at = None;
+            self.channel.set_accepting(true);
+        }
+        match &self.phase {
+            Phase::Starting { send_at } if *send_at <= now => self.send_handshake_request(now),
+            Phase::AwaitingResponse { sent } if now >= *sent + handshake::HANDSHAKE_TIMEOUT => {
+                let text = handshake::HANDSHAKE_TIMEOUT_TEXT.to_owned();
+                self.begin_ending(
+                    Ending {
+                        status: SessionStatus::Failed,
+                        cause: EndCause::HandshakeTimeout,
+                        output: text,
+                    },
+                    false,
+                );
+            }
+            Phase::Ending { deadline, ending }
+                if *deadline <= now || self.channel.unacked() == 0 =>
+            {
+                let ending = ending.clone();
+                self.finish(now, ending);
+            }
+            _ => self.check_session_limits(now),
+        }
+    }
+
+    fn send_handshake_request(&mut self, now: Instant) {
+        let payload = handshake::request(
+            &self.spec.instance.agent_version,
+            &self.spec.session_type,
+            &self.spec.properties,
+        );
+        let _ = self
+            .channel
+            .send(now, PayloadType::HandshakeRequest, payload);
+        self.phase = Phase::AwaitingResponse { sent: now };
+    }
+
+    fn check_session_limits(&mut self, now: Instant) {
+        let realism = &self.spec.config.realism;
+        if realism
+            .max_session_duration
+            .is_some_and(|max| now >= self.started + max)
+        {
+            let output =
+                "Your session has reached the maximum session duration and has been terminated."
+                    .to_owned();
+            self.begin_ending(
+                Ending {
+                    status: SessionStatus::Terminated,
+                    cause: EndCause::MaxDuration,
+                    output,
+                },
+                false,
+            );
+        } else if matches!(self.phase, Phase::Running)
+            && realism
+                .idle_timeout
+                .is_some_and(|idle| now >= self.last_activity + idle)
+        {
+            let output =
+                "Your session timed out due to inactivity and has been terminated.".to_owned();
+            self.begin_ending(
+                Ending {
+                    status: SessionStatus::Terminated,
+                    cause: EndCause::IdleTimeout,
+                    output,
+                },
+                false,
+            );
+        }
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let realism = &self.spec.config.realism;
+        let phase = match &self.phase {
+            Phase::Starting { send_at } => Some(*send_at),
+            Phase::AwaitingResponse { sent } => Some(*sent + handshake::HANDSHAKE_TIMEOUT),
+            Phase::Ending { deadline, .. } => Some(if self.channel.unacked() == 0 {
+                Instant::now()
+            } else {
+                *deadline
+            }),
+            Phase::Running => realism.idle_timeout.map(|idle| self.last_activity + idle),
+            Phase::Done => None,
+        };
+        let max = realism.max_session_duration.map(|max| self.started + max);
+        [self.channel.poll_timeout(), phase, max, self.port_ready_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Starts ending the session. With `drain`, waits up to 2 s for the
+    /// client to ack outstanding output first (as the agent does on
+    /// TerminateSession); otherwise ends at once.
+    fn begin_ending(&mut self, ending: Ending, drain: bool) {
+        if matches!(self.phase, Phase::Ending { .. } | Phase::Done) {
+            return;
+        }
+        info!(cause = ?ending.cause, "session ending");
+        self.port = None;
+        self.spec.registry.with(&self.spec.session_id, |record| {
+            record.status = SessionStatus::Terminating
+        });
+        let wait = if drain && self.client.is_some() {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
+        self.phase = Phase::Ending {
+            deadline: Instant::now() + wait,
+            ending,
+        };
+    }
+
+    /// Sends channel_closed, closes the socket and records the end.
+    fn finish(&mut self, now: Instant, ending: Ending) {
+        if let Some(client) = self.client.take() {
+            let frame = self.channel_closed_frame(now, &ending.output);
+            let _ = client.try_send(ToClient::Frame(frame));
+            let _ = client.try_send(ToClient::Close(1000, String::new()));
+        }
+        self.spec
+            .registry
+            .mark_ended(&self.spec.session_id, ending.status, ending.cause);
+        self.phase = Phase::Done;
+    }
+
+    fn channel_closed_frame(&mut self, now: Instant, output: &str) -> Bytes {
+        let body = ChannelClosed {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            created_date: unix_ms().to_string(),
+            destination_id: self.spec.instance.id.clone(),
+            session_id: self.spec.session_id.clone(),
+            message_type: MessageType::ChannelClosed.as_str().to_owned(),
+            schema_version: 1,
+            output: output.to_owned(),
+        };
+        self.channel
+            .build_message(
+                now,
+                MessageType::ChannelClosed,
+                0,
+                0,
+                PayloadType::Undefined,
+                body.to_bytes(),
+            )
+            .encode()
+    }
+
+    /// Writes every pending frame to the attached client.
+    async fn flush(&mut self) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        let now = Instant::now();
+        while let Some(frame) = self.channel.poll_transmit(now) {
+            if client.send(ToClient::Frame(frame)).await.is_err() {
+                self.client = None;
+                return;
+            }
+        }
+    }
+
+    fn sync_stats(&self) {
+        let stats = self.channel.stats();
+        let counters = &self.spec.counters;
+        let set = |counter: &std::sync::atomic::AtomicU64, value: u64| {
+            counter.store(value, Ordering::Relaxed)
+        };
+        set(
+            &counters.client_messages,
+            stats.messages_received + stats.duplicates_received + stats.refused,
+        );
+        set(&counters.client_duplicates, stats.duplicates_received);
+        set(&counters.client_acks, stats.acks_received);
+        set(&counters.agent_messages, stats.messages_sent);
+        set(&counters.agent_bytes, stats.bytes_sent);
+        set(&counters.agent_retransmits, stats.retransmits);
+        set(&counters.agent_acks, stats.acks_sent);
+        set(&counters.not_ready_refusals, stats.refused);
+    }
+}
+
+/// The mode an agent of `agent_version` runs: agents up to 3.0.196.0
+/// predate mux; agents up to 3.1.1511.0 always run smux keepalive; newer
+/// ones apply the client-version rules of [`agent_port_mode`].
+fn simulated_agent_mode(
+    agent_version: &str,
+    port_type: Option<&str>,
+    client_version: &str,
+) -> PortMode {
+    if !plugin_is_newer(agent_version, MUX_AFTER_AGENT_VERSION) {
+        return PortMode::Basic;
+    }
+    match agent_port_mode(port_type, client_version) {
+        PortMode::Mux { .. }
+            if !plugin_is_newer(agent_version, SMUX_KEEPALIVE_OFF_AFTER_AGENT_VERSION) =>
+        {
+            PortMode::Mux {
+                smux_keepalive: true,
+            }
+        }
+        mode => mode,
+    }
+}
+
+async fn recv_port(port: &mut Option<PortHandle>) -> Option<PortOutput> {
+    match port {
+        Some(port) => port.output.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reserve(sender: Option<mpsc::Sender<PortInput>>) -> Option<OwnedPermit<PortInput>> {
+    match sender {
+        Some(sender) => sender.reserve_owned().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(1)
+}

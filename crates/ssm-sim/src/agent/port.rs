@@ -1,0 +1,83 @@
+//! The interface between the agent task and its port plugin (mux, basic
+//! or the shell stand-in), which runs as separate tasks.
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Depth of the queues between agent and plugin, in messages.
+pub(crate) const PORT_QUEUE: usize = 64;
+
+/// What the agent hands to the plugin.
+#[derive(Debug)]
+pub(crate) enum PortInput {
+    /// Output bytes from the client, in order.
+    Data(Bytes),
+    /// DisconnectToPort from the client (basic mode).
+    Disconnect,
+}
+
+/// What the plugin hands to the agent.
+#[derive(Debug)]
+pub(crate) enum PortOutput {
+    /// Bytes to send to the client as Output.
+    Data(Bytes),
+    /// A dial for a new smux stream failed: send ConnectToPortError.
+    ConnectError,
+    /// The plugin cannot go on; the session fails with this text.
+    Failed(String),
+}
+
+/// A running plugin. Dropping it stops the plugin's tasks.
+#[derive(Debug)]
+pub(crate) struct PortHandle {
+    pub(crate) input: mpsc::Sender<PortInput>,
+    pub(crate) output: mpsc::Receiver<PortOutput>,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for PortHandle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Queues for a new plugin: the agent's ends and the plugin's ends.
+pub(crate) fn port_queues() -> (
+    mpsc::Sender<PortInput>,
+    mpsc::Receiver<PortInput>,
+    mpsc::Sender<PortOutput>,
+    mpsc::Receiver<PortOutput>,
+) {
+    let (input_tx, input_rx) = mpsc::channel(PORT_QUEUE);
+    let (output_tx, output_rx) = mpsc::channel(PORT_QUEUE);
+    (input_tx, input_rx, output_tx, output_rx)
+}
+
+/// Reads `reader` in chunks of at most `chunk` bytes and forwards them
+/// as [`PortOutput::Data`], sleeping `pacing` after each (the real agent
+/// sleeps 1 ms). Ends at EOF, on error, or when the agent is gone.
+pub(crate) async fn pump_to_agent<R: tokio::io::AsyncRead + Unpin>(
+    mut reader: R,
+    output: mpsc::Sender<PortOutput>,
+    chunk: usize,
+    pacing: std::time::Duration,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0u8; chunk.max(1)];
+    loop {
+        let read = match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        let data = Bytes::copy_from_slice(&buffer[..read]);
+        if output.send(PortOutput::Data(data)).await.is_err() {
+            return;
+        }
+        if !pacing.is_zero() {
+            tokio::time::sleep(pacing).await;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The `ssm-sim` command (being written).
+
+fn main() {}

@@ -1,0 +1,35 @@
+//! ssm-sim: a faithful local simulator of the AWS Session Manager
+//! service side, for tests, benchmarks and demos without an AWS account.
+//!
+//! It plays three parts on 127.0.0.1:
+//! * the **SSM API** ([`api`]): StartSession, ResumeSession,
+//!   TerminateSession, DescribeSessions and DescribeInstanceInformation
+//!   over AWS JSON 1.1, good enough for the AWS SDKs and the AWS CLI;
+//! * the **message gateway** ([`gateway`]): the data-channel WebSocket,
+//!   token checks, and the realism and fault knobs (pacing, rate limit,
+//!   recycling, latency, drops, duplicates, reordering, corruption,
+//!   pauses, abrupt closes);
+//! * the **agent** ([`agent`]): handshake, acks, reordering, the agent's
+//!   retransmission, mux mode (an independent smux server, `async_smux`)
+//!   and basic mode, dialling real TCP destinations on loopback.
+//!
+//! [`Simulator`] starts all of it. It does not implement shell sessions
+//! beyond an echo stand-in, KMS encryption, or any SSM API beyond the five
+//! operations above; where it knowingly differs from the real service,
+//! the README says so.
+
+pub mod agent;
+pub mod api;
+pub mod config;
+pub mod fleet;
+pub mod gateway;
+pub mod registry;
+pub mod service;
+mod sim;
+pub mod stats;
+pub mod targets;
+
+pub use config::{FaultConfig, InstanceConfig, RealismConfig, SimConfig};
+pub use registry::{EndCause, SessionStatus, SessionSummary};
+pub use sim::{Injection, ReadyInfo, Simulator};
+pub use stats::SessionStats;

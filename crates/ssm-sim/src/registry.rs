@@ -1,0 +1,215 @@
+//! The session table shared by the API, the gateway and the agents.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::agent::AgentInput;
+use crate::stats::{SessionCounters, SessionStats};
+
+/// Lifecycle state, named as DescribeSessions reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SessionStatus {
+    /// Started; the client may be connected or reconnecting.
+    Connected,
+    /// Ending: waiting for outstanding output to be acknowledged.
+    Terminating,
+    /// Ended normally.
+    Terminated,
+    /// Ended by an error (handshake failure, dial failure in basic mode).
+    Failed,
+}
+
+impl SessionStatus {
+    /// The API's string for this status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "Connected",
+            Self::Terminating => "Terminating",
+            Self::Terminated => "Terminated",
+            Self::Failed => "Failed",
+        }
+    }
+
+    /// True for Terminated and Failed.
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Terminated | Self::Failed)
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EndCause {
+    /// TerminateSession API call.
+    TerminateApi,
+    /// TerminateSession flag from the client.
+    TerminateFlag,
+    /// No stream data for the idle timeout.
+    IdleTimeout,
+    /// Maximum session duration reached.
+    MaxDuration,
+    /// The client did not answer the handshake within 15 s.
+    HandshakeTimeout,
+    /// The client refused an action or sent a bad handshake.
+    HandshakeFailed(String),
+    /// The port plugin failed (e.g. basic-mode dial failure).
+    PortFailed(String),
+    /// The simulator shut down.
+    Shutdown,
+}
+
+/// Everything known about one session.
+#[derive(Debug)]
+pub struct SessionRecord {
+    /// The session id.
+    pub session_id: String,
+    /// Target instance id.
+    pub target: String,
+    /// SSM document name.
+    pub document_name: String,
+    /// Document parameters as given to StartSession.
+    pub parameters: BTreeMap<String, Vec<String>>,
+    /// Reason given to StartSession.
+    pub reason: Option<String>,
+    /// Owner ARN.
+    pub owner: String,
+    /// Lifecycle state.
+    pub status: SessionStatus,
+    /// Why it ended.
+    pub end_cause: Option<EndCause>,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub ended_at: Option<SystemTime>,
+    /// Tokens issued but not yet used to open a socket.
+    pub(crate) unused_tokens: Vec<String>,
+    /// Live counters.
+    pub counters: Arc<SessionCounters>,
+    /// Inputs of the session's agent task.
+    pub(crate) agent: mpsc::UnboundedSender<AgentInput>,
+}
+
+/// A copy of a session's public fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    /// The session id.
+    pub session_id: String,
+    /// Target instance id.
+    pub target: String,
+    /// SSM document name.
+    pub document_name: String,
+    /// Document parameters.
+    pub parameters: BTreeMap<String, Vec<String>>,
+    /// StartSession reason.
+    pub reason: Option<String>,
+    /// Owner ARN.
+    pub owner: String,
+    /// Lifecycle state.
+    pub status: SessionStatus,
+    /// Why it ended, if it did.
+    pub end_cause: Option<EndCause>,
+    /// Start time.
+    pub started_at: SystemTime,
+    /// End time.
+    pub ended_at: Option<SystemTime>,
+    /// Counters at the time of the copy.
+    pub stats: SessionStats,
+}
+
+/// The shared session table.
+#[derive(Debug, Default)]
+pub struct Registry {
+    sessions: Mutex<HashMap<String, SessionRecord>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, SessionRecord>> {
+        // A panic while holding the lock cannot leave the map half-updated
+        // in a way that matters to a simulator; keep serving.
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn insert(&self, record: SessionRecord) {
+        self.lock().insert(record.session_id.clone(), record);
+    }
+
+    /// Runs `f` on a session, if it exists.
+    pub(crate) fn with<T>(
+        &self,
+        session_id: &str,
+        f: impl FnOnce(&mut SessionRecord) -> T,
+    ) -> Option<T> {
+        self.lock().get_mut(session_id).map(f)
+    }
+
+    /// Uses up a token for `session_id`; true if it was valid.
+    pub(crate) fn consume_token(&self, session_id: &str, token: &str) -> bool {
+        self.with(session_id, |record| {
+            if record.status.is_over() {
+                return false;
+            }
+            let before = record.unused_tokens.len();
+            record.unused_tokens.retain(|candidate| candidate != token);
+            record.unused_tokens.len() < before
+        })
+        .unwrap_or(false)
+    }
+
+    /// Marks a session ended (first cause wins).
+    pub(crate) fn mark_ended(&self, session_id: &str, status: SessionStatus, cause: EndCause) {
+        self.with(session_id, |record| {
+            if !record.status.is_over() {
+                record.status = status;
+                record.end_cause = Some(cause);
+                record.ended_at = Some(SystemTime::now());
+                record.unused_tokens.clear();
+            }
+        });
+    }
+
+    /// A copy of one session.
+    pub fn summary(&self, session_id: &str) -> Option<SessionSummary> {
+        self.with(session_id, |record| summarize(record))
+    }
+
+    /// Copies of every session, oldest first.
+    pub fn summaries(&self) -> Vec<SessionSummary> {
+        let mut all: Vec<_> = self.lock().values().map(summarize).collect();
+        all.sort_by(|a, b| {
+            a.started_at
+                .cmp(&b.started_at)
+                .then(a.session_id.cmp(&b.session_id))
+        });
+        all
+    }
+
+    /// Agent inputs of every live session (for shutdown).
+    pub(crate) fn live_agents(&self) -> Vec<mpsc::UnboundedSender<AgentInput>> {
+        self.lock()
+            .values()
+            .filter(|record| !record.status.is_over())
+            .map(|record| record.agent.clone())
+            .collect()
+    }
+}
+
+fn summarize(record: &SessionRecord) -> SessionSummary {
+    SessionSummary {
+        session_id: record.session_id.clone(),
+        target: record.target.clone(),
+        document_name: record.document_name.clone(),
+        parameters: record.parameters.clone(),
+        reason: record.reason.clone(),
+        owner: record.owner.clone(),
+        status: record.status,
+        end_cause: record.end_cause.clone(),
+        started_at: record.started_at,
+        ended_at: record.ended_at,
+        stats: record.counters.snapshot(),
+    }
+}

@@ -1,0 +1,238 @@
+//! The whole simulator on loopback: API, gateway and built-in targets.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use ssm_proto::message::MessageType;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::agent::{AgentInput, ToClient};
+use crate::config::SimConfig;
+use crate::gateway::{self, publication_notice};
+use crate::registry::{EndCause, Registry, SessionSummary};
+use crate::service::Service;
+use crate::{api, targets};
+
+/// Something to do to a live session's client socket, now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injection {
+    /// Send `pause_publication`.
+    PausePublication,
+    /// Send `start_publication`.
+    StartPublication,
+    /// Close with a close frame (1000 "Bye" is the hourly recycle).
+    Close {
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Drop the TCP connection without a close frame.
+    Abort,
+    /// Send these bytes as one binary frame (hostile-peer tests).
+    RawFrame(Bytes),
+}
+
+/// What automation needs to know once the simulator listens; written to
+/// `--ready-file` and printed on one stdout line by the binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadyInfo {
+    /// SSM API endpoint URL (`http://127.0.0.1:PORT`).
+    pub endpoint_url: String,
+    /// Base URL of the data-channel gateway.
+    pub gateway_url: String,
+    /// Region the simulator claims.
+    pub region: String,
+    /// Instance ids it serves.
+    pub instances: Vec<String>,
+    /// Address of the built-in echo target.
+    pub echo_addr: String,
+    /// Address of the built-in HTTP proxy target.
+    pub proxy_addr: String,
+}
+
+/// A running simulator. Dropping it stops every listener.
+#[derive(Debug)]
+pub struct Simulator {
+    service: Service,
+    api_addr: SocketAddr,
+    gateway_addr: SocketAddr,
+    echo_addr: SocketAddr,
+    proxy_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+    api_shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Simulator {
+    /// Binds the listeners (port 0 picks free ports) and starts serving.
+    ///
+    /// The built-in echo and HTTP proxy targets are reachable from
+    /// sessions as [`targets::ECHO_HOST`] and [`targets::PROXY_HOST`].
+    pub async fn start(mut config: SimConfig) -> std::io::Result<Self> {
+        let (echo_addr, echo_task) = targets::spawn_echo_server().await?;
+        let overrides = &mut config.destinations.host_overrides;
+        overrides
+            .entry(targets::ECHO_HOST.into())
+            .or_insert_with(|| echo_addr.to_string());
+        let (proxy_addr, proxy_task) =
+            targets::spawn_http_proxy(config.destinations.clone()).await?;
+        let overrides = &mut config.destinations.host_overrides;
+        overrides
+            .entry(targets::PROXY_HOST.into())
+            .or_insert_with(|| proxy_addr.to_string());
+        let gateway_listener = TcpListener::bind(&config.gateway_addr).await?;
+        let api_listener = TcpListener::bind(&config.api_addr).await?;
+        let gateway_addr = gateway_listener.local_addr()?;
+        let api_addr = api_listener.local_addr()?;
+        let config = Arc::new(config);
+        let registry = Arc::new(Registry::default());
+        let service = Service::new(
+            config.clone(),
+            registry.clone(),
+            format!("ws://{gateway_addr}"),
+        );
+        let (api_shutdown, api_stop) = oneshot::channel::<()>();
+        let api_service = service.clone();
+        let tasks = vec![
+            echo_task,
+            proxy_task,
+            tokio::spawn(gateway::serve(gateway_listener, config, registry)),
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = api_stop.await;
+                };
+                if let Err(error) = api::serve(api_listener, api_service, stop).await {
+                    tracing::warn!(%error, "API server stopped");
+                }
+            }),
+        ];
+        tracing::info!(%api_addr, %gateway_addr, "ssm-sim listening");
+        Ok(Self {
+            service,
+            api_addr,
+            gateway_addr,
+            echo_addr,
+            proxy_addr,
+            tasks,
+            api_shutdown: Some(api_shutdown),
+        })
+    }
+
+    /// The SSM API endpoint URL, for `--endpoint-url` / `AWS_ENDPOINT_URL_SSM`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// The gateway's base URL (`ws://127.0.0.1:PORT`).
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}", self.gateway_addr)
+    }
+
+    /// The built-in echo target.
+    pub fn echo_addr(&self) -> SocketAddr {
+        self.echo_addr
+    }
+
+    /// The built-in HTTP proxy target.
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    /// The session operations (StartSession etc. without HTTP).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Everything automation needs to connect.
+    pub fn ready_info(&self) -> ReadyInfo {
+        let config = self.service.config();
+        ReadyInfo {
+            endpoint_url: self.endpoint_url(),
+            gateway_url: self.gateway_url(),
+            region: config.region.clone(),
+            instances: config.instances.iter().map(|i| i.id.clone()).collect(),
+            echo_addr: self.echo_addr.to_string(),
+            proxy_addr: self.proxy_addr.to_string(),
+        }
+    }
+
+    /// One session's state and counters.
+    pub fn session(&self, session_id: &str) -> Option<SessionSummary> {
+        self.service.registry().summary(session_id)
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Vec<SessionSummary> {
+        self.service.registry().summaries()
+    }
+
+    /// Waits until `condition` holds for the session (polling every
+    /// 10 ms) or `timeout` passes; returns the last summary seen.
+    pub async fn wait_for(
+        &self,
+        session_id: &str,
+        timeout: Duration,
+        condition: impl Fn(&SessionSummary) -> bool,
+    ) -> Option<SessionSummary> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let summary = self.session(session_id);
+            if summary.as_ref().is_some_and(&condition) || tokio::time::Instant::now() >= deadline {
+                return summary;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Applies an injection to a live session; false if it is not live.
+    pub fn inject(&self, session_id: &str, injection: Injection) -> bool {
+        let item = match injection {
+            Injection::PausePublication => {
+                ToClient::Frame(publication_notice(MessageType::PausePublication))
+            }
+            Injection::StartPublication => {
+                ToClient::Frame(publication_notice(MessageType::StartPublication))
+            }
+            Injection::Close { code, reason } => ToClient::Close(code, reason),
+            Injection::Abort => ToClient::Abort,
+            Injection::RawFrame(bytes) => ToClient::Frame(bytes),
+        };
+        self.send_to_agent(session_id, AgentInput::Inject(item))
+    }
+
+    fn send_to_agent(&self, session_id: &str, input: AgentInput) -> bool {
+        self.service
+            .registry()
+            .with(session_id, |record| record.agent.send(input).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// Ends every live session (channel_closed to connected clients), then
+    /// stops the listeners.
+    pub async fn shutdown(mut self) {
+        for agent in self.service.registry().live_agents() {
+            let _ = agent.send(AgentInput::Terminate(EndCause::Shutdown));
+        }
+        let registry = self.service.registry().clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !registry.live_agents().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(stop) = self.api_shutdown.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
