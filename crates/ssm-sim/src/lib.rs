@@ -16,7 +16,7 @@
 //! [`Simulator`] starts all of it. It does not implement shell sessions
 //! beyond an echo stand-in, KMS encryption, or any SSM API beyond the five
 //! operations above; where it knowingly differs from the real service,
-//! the README says so.
+//! `docs/ssm-sim.md` says so.
 
 pub mod agent;
 pub mod api;

@@ -100,6 +100,9 @@ pub struct ChannelConfig {
     pub rto: RtoConfig,
     /// Which overdue messages are resent.
     pub retransmit: RetransmitPolicy,
+    /// Look for overdue messages at most once per tick (the service's
+    /// resend loop ticks every 100 ms); `None` checks at each deadline.
+    pub resend_tick: Option<Duration>,
     /// Optional pacing of stream-data transmissions.
     pub pacing: Option<PacingConfig>,
 }
@@ -117,18 +120,21 @@ impl ChannelConfig {
             max_pending_control: 4096,
             rto: RtoConfig::default(),
             retransmit: RetransmitPolicy::AllOverdue,
+            resend_tick: None,
             pacing: Some(PacingConfig::default()),
         }
     }
 
     /// Defaults for an agent, as the real one behaves: large buffers,
-    /// front-only retransmission, no pacing (the agent paces by sleeping).
+    /// front-only retransmission checked every 100 ms, no pacing (the
+    /// agent paces by sleeping).
     pub fn agent() -> Self {
         Self {
             role: Role::Agent,
             max_unacked: 100_000,
             max_reorder: 100_000,
             retransmit: RetransmitPolicy::FrontOnly,
+            resend_tick: Some(Duration::from_millis(100)),
             pacing: None,
             ..Self::client()
         }
@@ -205,7 +211,7 @@ impl DataChannel {
         Self {
             clock: WallClock::new(now, unix_ms_at_now),
             ids: IdGenerator::new(id_seed),
-            outgoing: Outgoing::new(config.max_unacked),
+            outgoing: Outgoing::new(config.max_unacked, config.resend_tick),
             incoming: Incoming::new(config.max_reorder, config.max_delivery_bytes),
             rtt: RttEstimator::new(config.rto),
             pacer: config.pacing.map(|pacing| Pacer::new(pacing, now)),

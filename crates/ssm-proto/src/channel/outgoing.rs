@@ -49,10 +49,14 @@ pub(crate) struct Outgoing {
     deadlines: BTreeSet<(Instant, i64)>,
     unsent: VecDeque<i64>,
     resend: BTreeSet<i64>,
+    tick: Option<Duration>,
+    next_check: Option<Instant>,
 }
 
 impl Outgoing {
-    pub(crate) fn new(max_unacked: usize) -> Self {
+    /// `tick`: when set, overdue messages are looked for at most once per
+    /// tick, like the service's 100 ms resend loop.
+    pub(crate) fn new(max_unacked: usize, tick: Option<Duration>) -> Self {
         Self {
             next_seq: 0,
             max_unacked: max_unacked.max(1),
@@ -60,6 +64,8 @@ impl Outgoing {
             deadlines: BTreeSet::new(),
             unsent: VecDeque::new(),
             resend: BTreeSet::new(),
+            tick,
+            next_check: None,
         }
     }
 
@@ -157,6 +163,12 @@ impl Outgoing {
 
     /// Moves messages whose timers expired into the resend queue.
     pub(crate) fn on_timeout(&mut self, now: Instant, policy: RetransmitPolicy) {
+        if let Some(tick) = self.tick {
+            if self.next_check.is_some_and(|check| now < check) {
+                return;
+            }
+            self.next_check = Some(now + tick);
+        }
         match policy {
             RetransmitPolicy::AllOverdue => {
                 while let Some(&(deadline, seq)) = self.deadlines.first() {
@@ -192,10 +204,11 @@ impl Outgoing {
 
     /// The earliest retransmission timer under `policy`.
     pub(crate) fn next_deadline(&self, policy: RetransmitPolicy) -> Option<Instant> {
-        match policy {
+        let due = match policy {
             RetransmitPolicy::AllOverdue => self.deadlines.first().map(|&(at, _)| at),
             RetransmitPolicy::FrontOnly => self.front_deadline().map(|(at, _)| at),
-        }
+        }?;
+        Some(self.next_check.map_or(due, |check| due.max(check)))
     }
 
     /// After a reconnect: everything already sent is resent now, since

@@ -270,6 +270,32 @@ fn front_only_policy_resends_just_the_oldest() {
 }
 
 #[test]
+fn resend_tick_limits_front_only_resends_to_one_per_tick() {
+    let start = Instant::now();
+    let mut agent = channel(Role::Agent, start);
+    for _ in 0..3 {
+        agent
+            .send(start, PayloadType::Output, Bytes::from_static(b"x"))
+            .unwrap();
+    }
+    let _ = drain(&mut agent, start);
+    let t1 = start + ms(250);
+    agent.handle_timeout(t1);
+    assert_eq!(drain(&mut agent, t1).len(), 1);
+    // Seq 0 acked late: seq 1 is long overdue, but waits for the next tick.
+    agent.handle_frame(t1 + ms(1), &ack_for(0)).unwrap();
+    agent.handle_timeout(t1 + ms(2));
+    assert!(drain(&mut agent, t1 + ms(2)).is_empty());
+    assert_eq!(agent.poll_timeout(), Some(t1 + ms(100)));
+    agent.handle_timeout(t1 + ms(100));
+    let resent = drain(&mut agent, t1 + ms(100));
+    assert_eq!(
+        resent.iter().map(|m| m.sequence_number).collect::<Vec<_>>(),
+        vec![1]
+    );
+}
+
+#[test]
 fn rtt_samples_only_from_messages_sent_once() {
     let start = Instant::now();
     let mut client = channel(Role::Client, start);

@@ -83,9 +83,19 @@ impl MessageType {
 
     /// Reads the field the way both Go decoders do: strip NULs at both
     /// ends, then whitespace. Returns `None` when nothing is left.
+    ///
+    /// Invalid UTF-8 becomes U+FFFD and the result is cut back to 32
+    /// bytes (at a character boundary) and trimmed again, so an
+    /// [`MessageType::Unknown`] name always re-encodes to itself.
     pub(crate) fn decode_field(field: &[u8]) -> Option<Self> {
         let text = String::from_utf8_lossy(field);
-        let name = text.trim_matches('\0').trim();
+        let padding = |c: char| c == '\0' || c.is_whitespace();
+        let name = text.trim_matches(padding);
+        let mut end = name.len().min(MESSAGE_TYPE_FIELD_LEN);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let name = name[..end].trim_end_matches(padding);
         if name.is_empty() {
             None
         } else {
@@ -122,6 +132,29 @@ mod tests {
         );
         assert_eq!(MessageType::decode_field(&[b' '; 32]), None);
         assert_eq!(MessageType::decode_field(&[0; 32]), None);
+    }
+
+    #[test]
+    fn odd_names_re_encode_to_themselves() {
+        for field in [
+            {
+                let mut f = [0xffu8; 32];
+                f[0] = b'a';
+                f
+            },
+            {
+                let mut f = [b' '; 32];
+                f[..6].copy_from_slice(b"\0 \0ack");
+                f
+            },
+        ] {
+            let decoded = MessageType::decode_field(&field).unwrap();
+            assert!(decoded.as_str().len() <= MESSAGE_TYPE_FIELD_LEN);
+            assert_eq!(
+                MessageType::decode_field(&decoded.encode_field()),
+                Some(decoded)
+            );
+        }
     }
 
     #[test]

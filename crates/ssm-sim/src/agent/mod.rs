@@ -52,10 +52,20 @@ pub enum ToClient {
 /// Inputs of an agent task.
 #[derive(Debug)]
 pub enum AgentInput {
-    /// A client socket authenticated; frames for it go to this sender.
-    Attached(mpsc::Sender<ToClient>),
-    /// The client socket went away.
-    Detached,
+    /// A client socket authenticated; frames for it go to `sender`.
+    /// A newer socket replaces an older one.
+    Attached {
+        /// Identifies the socket (unique per simulator).
+        connection: u64,
+        /// Where frames for the client go.
+        sender: mpsc::Sender<ToClient>,
+    },
+    /// The client socket `connection` went away (ignored if a newer
+    /// socket replaced it already).
+    Detached {
+        /// The socket that went away.
+        connection: u64,
+    },
     /// A binary frame from the client.
     Frame(Bytes),
     /// End the session.
@@ -134,6 +144,7 @@ struct Agent {
     spec: AgentSpec,
     channel: DataChannel,
     client: Option<mpsc::Sender<ToClient>>,
+    client_connection: u64,
     phase: Phase,
     port: Option<PortHandle>,
     port_ready_at: Option<Instant>,
@@ -153,6 +164,7 @@ impl Agent {
             spec,
             channel,
             client: None,
+            client_connection: 0,
             phase: Phase::Starting { send_at },
             port: None,
             port_ready_at: None,
@@ -165,11 +177,12 @@ impl Agent {
         info!("agent started");
         while !matches!(self.phase, Phase::Done) {
             self.flush().await;
+            self.sync_stats();
             self.step().await;
             self.process_control(Instant::now());
-            self.sync_stats();
         }
         self.flush().await;
+        self.sync_stats();
         info!("agent finished");
     }
 
@@ -197,16 +210,18 @@ impl Agent {
     fn on_input(&mut self, input: AgentInput) {
         let now = Instant::now();
         match input {
-            AgentInput::Attached(client) => {
-                debug!("client attached");
+            AgentInput::Attached { connection, sender } => {
+                debug!(connection, "client attached");
                 SessionCounters::add(&self.spec.counters.connections, 1);
-                self.client = Some(client);
+                self.client = Some(sender);
+                self.client_connection = connection;
                 self.channel.handle_reconnect();
             }
-            AgentInput::Detached => {
-                debug!("client detached");
+            AgentInput::Detached { connection } if connection == self.client_connection => {
+                debug!(connection, "client detached");
                 self.client = None;
             }
+            AgentInput::Detached { connection } => debug!(connection, "replaced socket detached"),
             AgentInput::Frame(frame) => {
                 if let Err(error) = self.channel.handle_frame(now, &frame) {
                     debug!(%error, "dropping client frame");
@@ -248,7 +263,18 @@ impl Agent {
                 return self.begin_ending(ending, false);
             }
             None => {
+                // Only mux mode gets here: its smux session died (keep-alive
+                // timeout). The real agent's WritePump then returns and the
+                // session ends; it does not linger with a dead plugin.
                 self.port = None;
+                if matches!(self.phase, Phase::Running) {
+                    let ending = Ending {
+                        status: SessionStatus::Failed,
+                        cause: EndCause::PortFailed("smux session ended".into()),
+                        output: String::new(),
+                    };
+                    self.begin_ending(ending, false);
+                }
                 return;
             }
         };

@@ -22,6 +22,8 @@ use crate::stats::SessionCounters;
 
 /// Frames queued from the agent to this socket.
 const TO_CLIENT_QUEUE: usize = 1024;
+/// Source of connection ids (0 means "none").
+static NEXT_CONNECTION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
 
 /// Why the relay stopped.
@@ -69,6 +71,7 @@ struct PauseSchedule {
 }
 
 pub(super) struct Connection {
+    id: u64,
     ws: WebSocketStream<TcpStream>,
     agent: mpsc::UnboundedSender<AgentInput>,
     from_agent: mpsc::Receiver<ToClient>,
@@ -84,6 +87,7 @@ pub(super) struct Connection {
     abort_after_messages: Option<u64>,
     relayed: u64,
     pauses: Option<PauseSchedule>,
+    closing: Option<(u16, String)>,
 }
 
 impl Connection {
@@ -95,7 +99,11 @@ impl Connection {
     ) -> Self {
         let now = Instant::now();
         let (to_client, from_agent) = mpsc::channel(TO_CLIENT_QUEUE);
-        let _ = agent.send(AgentInput::Attached(to_client));
+        let id = NEXT_CONNECTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = agent.send(AgentInput::Attached {
+            connection: id,
+            sender: to_client,
+        });
         let faults = &config.faults;
         let connection_salt = counters
             .connections
@@ -107,6 +115,7 @@ impl Connection {
         };
         let realism = &config.realism;
         Self {
+            id,
             ws,
             agent,
             from_agent,
@@ -128,6 +137,7 @@ impl Connection {
                 next_pause: now + every,
                 resume_at: None,
             }),
+            closing: None,
             counters,
         }
     }
@@ -138,7 +148,9 @@ impl Connection {
                 break exit;
             }
         };
-        let _ = self.agent.send(AgentInput::Detached);
+        let _ = self.agent.send(AgentInput::Detached {
+            connection: self.id,
+        });
         self.shut(exit).await;
     }
 
@@ -158,7 +170,12 @@ impl Connection {
             },
             item = self.from_agent.recv() => match item {
                 Some(ToClient::Frame(frame)) => self.relay_agent_frame(frame).await,
-                Some(ToClient::Close(code, reason)) => Some(Exit::Close(code, reason)),
+                Some(ToClient::Close(code, reason)) if self.down.queue.is_empty() => Some(Exit::Close(code, reason)),
+                Some(ToClient::Close(code, reason)) => {
+                    // Frames still waiting out the latency go first.
+                    self.closing = Some((code, reason));
+                    None
+                }
                 Some(ToClient::Abort) | None => Some(Exit::Abort),
             },
             () = tokio::time::sleep_until(deadline.into()) => self.on_timer(Instant::now()).await,
@@ -232,6 +249,11 @@ impl Connection {
             if self.ws.send(Message::Binary(frame)).await.is_err() {
                 return Some(Exit::ClientGone);
             }
+        }
+        if self.down.queue.is_empty()
+            && let Some((code, reason)) = self.closing.take()
+        {
+            return Some(Exit::Close(code, reason));
         }
         if self.recycle_at.is_some_and(|at| at <= now) {
             SessionCounters::add(&self.counters.recycles, 1);

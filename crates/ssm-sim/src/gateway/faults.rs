@@ -54,15 +54,15 @@ impl FaultInjector {
             SessionCounters::add(&counters.faults_corrupted, 1);
             frame = corrupt_digest(&frame);
         }
-        let mut out = vec![frame.clone()];
-        if self.roll(self.config.duplicate) {
-            SessionCounters::add(&counters.faults_duplicated, 1);
-            out.push(frame.clone());
-        }
         if self.held.is_none() && self.roll(self.config.reorder) {
             SessionCounters::add(&counters.faults_reordered, 1);
             self.held = Some(frame);
             return Vec::new();
+        }
+        let mut out = vec![frame.clone()];
+        if self.roll(self.config.duplicate) {
+            SessionCounters::add(&counters.faults_duplicated, 1);
+            out.push(frame);
         }
         self.release_with(out)
     }

@@ -89,11 +89,7 @@ async fn authenticate_and_relay(
     config: Arc<SimConfig>,
     registry: Arc<Registry>,
 ) {
-    let open = match tokio::time::timeout(OPEN_TIMEOUT, ws.next()).await {
-        Ok(Some(Ok(Message::Text(text)))) => OpenDataChannel::from_json(&text).ok(),
-        _ => None,
-    };
-    let Some(open) = open else {
+    let Some(open) = read_open_data_channel(&mut ws).await else {
         return refuse(ws, "expected OpenDataChannel").await;
     };
     if !registry.consume_token(&session_id, &open.token_value) {
@@ -108,6 +104,25 @@ async fn authenticate_and_relay(
     connection::Connection::new(ws, agent, counters, &config)
         .run()
         .await;
+}
+
+/// Waits (up to [`OPEN_TIMEOUT`]) for the OpenDataChannel text frame.
+/// Pings and pongs may come first: the official plugin sends its first
+/// "keepalive" ping as soon as the socket opens, racing the token
+/// (tungstenite answers the ping itself). Anything else first is refused.
+async fn read_open_data_channel(ws: &mut WebSocketStream<TcpStream>) -> Option<OpenDataChannel> {
+    let first_data = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    };
+    match tokio::time::timeout(OPEN_TIMEOUT, first_data).await {
+        Ok(Some(Ok(Message::Text(text)))) => OpenDataChannel::from_json(&text).ok(),
+        _ => None,
+    }
 }
 
 async fn refuse(mut ws: WebSocketStream<TcpStream>, reason: &str) {

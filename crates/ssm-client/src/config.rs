@@ -1,0 +1,79 @@
+//! Tuning of a client session.
+
+use std::time::Duration;
+
+use ssm_proto::channel::{ChannelConfig, PacingConfig};
+use ssm_proto::session::SessionConfig;
+
+/// Settings of a [`crate::Session`]. `Default` is right for real AWS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    /// Largest Output payload we send (the service's proven size is 1024).
+    pub chunk_size: usize,
+    /// Pacing of our stream-data messages; `None` sends as fast as the
+    /// window allows. Default 900 messages/s, under the gateway's
+    /// reported 1000/s limit.
+    pub pacing: Option<PacingConfig>,
+    /// Most unacked messages in flight; beyond it writers wait.
+    pub max_unacked: usize,
+    /// Bytes received but not yet read by local streams, across the
+    /// session, before we stop accepting data (the agent then resends).
+    pub max_receive_buffer: usize,
+    /// Our plugin-style version string.
+    pub client_version: String,
+    /// How long to wait for the handshake.
+    pub handshake_timeout: Duration,
+    /// WebSocket ping interval.
+    pub ping_interval: Duration,
+    /// Declare the socket dead when nothing arrived for this long.
+    pub dead_after: Duration,
+    /// First reconnect delay; doubles per failed attempt.
+    pub reconnect_initial: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+    /// Consecutive ResumeSession failures that are not network trouble
+    /// (e.g. AccessDenied, expired credentials) before giving up.
+    pub max_resume_failures: u32,
+    /// How long [`crate::Session::terminate`] waits for the agent to
+    /// acknowledge the TerminateSession flag before closing anyway.
+    pub terminate_grace: Duration,
+    /// Allow plain `ws://` URLs to hosts that are not loopback (never
+    /// needed with real AWS; only for unusual test rigs).
+    pub allow_insecure_ws: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            chunk_size: 1024,
+            pacing: Some(PacingConfig::default()),
+            max_unacked: 1024,
+            max_receive_buffer: 4 * 1024 * 1024,
+            client_version: ssm_proto::version::CLIENT_VERSION.to_owned(),
+            handshake_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(20),
+            dead_after: Duration::from_secs(60),
+            reconnect_initial: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            max_resume_failures: 8,
+            terminate_grace: Duration::from_secs(1),
+            allow_insecure_ws: false,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The protocol-core configuration this implies.
+    pub(crate) fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            channel: ChannelConfig {
+                max_unacked: self.max_unacked.max(1),
+                max_payload: self.chunk_size.max(1),
+                pacing: self.pacing,
+                ..ChannelConfig::client()
+            },
+            client_version: self.client_version.clone(),
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Async AWS Session Manager port-forwarding client.
+//!
+//! [`Session::start`] calls StartSession (through [`AwsSessionApi`] on
+//! aws-sdk-ssm, or any [`SessionApi`]), opens the data-channel WebSocket,
+//! completes the handshake and then hands out [`Stream`]s, each an
+//! `AsyncRead + AsyncWrite` connection to the remote destination:
+//! multiplexed with smux in mux mode, one at a time in basic mode (old
+//! agents). [`Session::attach`] does the same for a session started
+//! elsewhere.
+//!
+//! Behind the handle one driver task owns the socket: it paces our
+//! messages under the service's rate limit, keeps a bounded window of
+//! unacked data (writers wait when it is full), stops accepting data when
+//! local readers fall behind (the agent resends later; nothing accepted is
+//! ever dropped), pings the gateway and detects dead sockets, and resumes
+//! after any socket loss with ResumeSession for as long as the session
+//! exists. [`Session::terminate`] ends it with the TerminateSession flag
+//! and API call.
+//!
+//! Not included: shell sessions and KMS encryption (port sessions never
+//! use it); the protocol itself lives in `ssm-proto` and `ssm-mux`.
+
+pub mod api;
+#[cfg(feature = "aws")]
+mod aws;
+mod config;
+mod core;
+mod driver;
+mod error;
+mod inner;
+mod link;
+mod session;
+mod stats;
+mod stream;
+mod transport;
+
+pub use api::{ApiError, SessionApi, StartSessionRequest, StartedSession};
+#[cfg(feature = "aws")]
+pub use aws::{AwsOptions, AwsSessionApi, https_client, load_sdk_config, simulator_sdk_config};
+pub use config::ClientConfig;
+pub use error::{EndReason, Error};
+pub use session::Session;
+pub use ssm_proto::session::SessionInfo;
+pub use ssm_proto::version::PortMode;
+pub use stats::SessionStats;
+pub use stream::Stream;
+pub use transport::install_crypto_provider;

@@ -1,0 +1,229 @@
+//! The public session handle.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ssm_proto::session::{ClientSession, SessionInfo};
+use ssm_proto::version::PortMode;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{Instrument, info_span, warn};
+
+use crate::api::{SessionApi, StartSessionRequest, StartedSession};
+use crate::config::ClientConfig;
+use crate::core::{Core, Status};
+use crate::driver::Driver;
+use crate::error::{EndReason, Error};
+use crate::inner::{Command, HandleGuard, Inner};
+use crate::link::Link;
+use crate::stats::SessionStats;
+use crate::stream::Stream;
+
+/// Attempts to open the first socket before giving up.
+const FIRST_CONNECT_ATTEMPTS: u32 = 3;
+
+/// A live Session Manager port-forwarding session.
+///
+/// Cheap to clone; every clone and every [`Stream`] keeps the session
+/// alive. When the last one is dropped, the session is terminated.
+/// Socket losses (including the service's hourly close) are repaired
+/// with ResumeSession behind the scenes; streams keep working.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+    guard: Arc<HandleGuard>,
+}
+
+impl Session {
+    /// Calls StartSession, connects and completes the handshake.
+    pub async fn start(
+        api: Arc<dyn SessionApi>,
+        request: StartSessionRequest,
+        config: ClientConfig,
+    ) -> Result<Self, Error> {
+        let started = api.start_session(request).await?;
+        Self::attach(api, started, config).await
+    }
+
+    /// Connects to a session started elsewhere (a StartSession response)
+    /// and completes the handshake. `api` is used for ResumeSession and
+    /// TerminateSession.
+    pub async fn attach(
+        api: Arc<dyn SessionApi>,
+        started: StartedSession,
+        config: ClientConfig,
+    ) -> Result<Self, Error> {
+        let span = info_span!("ssm_session", id = %started.session_id);
+        let client_id = uuid::Uuid::new_v4().to_string();
+        let link = match open_first_link(&started, &client_id, &config)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(link) => link,
+            Err(error) => {
+                let _ = api.terminate_session(started.session_id.clone()).await;
+                return Err(error);
+            }
+        };
+        let core = Core::new(
+            ClientSession::new(
+                config.session_config(),
+                Instant::now(),
+                unix_ms(),
+                fastrand::u64(..),
+            ),
+            config.chunk_size,
+            config.max_receive_buffer,
+        );
+        let (commands_tx, commands) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner::new(
+            core,
+            started.session_id.clone(),
+            commands_tx.clone(),
+        ));
+        let guard = Arc::new(HandleGuard {
+            commands: commands_tx,
+        });
+        let mut status = inner.status.subscribe();
+        let driver = Driver::new(
+            inner.clone(),
+            api,
+            config,
+            started.stream_url,
+            client_id,
+            commands,
+            link,
+        );
+        tokio::spawn(driver.run().instrument(span));
+        let session = Self { inner, guard };
+        let ready = status
+            .wait_for(|status| !matches!(status, Status::Connecting))
+            .await
+            .map(|s| s.clone());
+        match ready {
+            Ok(Status::Ready(_)) => Ok(session),
+            Ok(Status::Ended(reason)) => Err(reason.to_error()),
+            _ => Err(Error::SessionEnded("the session driver stopped".into())),
+        }
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// What the handshake established (mode, agent version, properties).
+    pub fn info(&self) -> Option<SessionInfo> {
+        match &*self.inner.status.borrow() {
+            Status::Ready(info) => Some((**info).clone()),
+            _ => None,
+        }
+    }
+
+    /// Opens a connection to the destination. In mux mode any number may
+    /// be open at once; in basic mode (old agents) this waits until the
+    /// previous stream is dropped.
+    pub async fn open_stream(&self) -> Result<Stream, Error> {
+        let stream = poll_fn(|cx| {
+            let mut core = self.inner.lock();
+            if let Some(reason) = core.ended() {
+                return Poll::Ready(Err(reason.to_error()));
+            }
+            match core.mode() {
+                Some(PortMode::Mux { .. }) => {
+                    let sid = core.open_mux_stream();
+                    Poll::Ready(
+                        sid.map(|sid| Stream::mux(self.inner.clone(), sid, self.guard.clone())),
+                    )
+                }
+                Some(_) if core.basic.active.is_none() => {
+                    core.basic.next_key = core.basic.next_key.wrapping_add(1);
+                    let key = core.basic.next_key;
+                    core.basic.active = Some(key);
+                    core.add_stream(key);
+                    Poll::Ready(Ok(Stream::basic(
+                        self.inner.clone(),
+                        key,
+                        self.guard.clone(),
+                    )))
+                }
+                _ => {
+                    core.basic.openers.push_back(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await?;
+        self.inner.notify.notify_one();
+        Ok(stream)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats::from_core(&self.inner.lock())
+    }
+
+    /// Why the session ended, if it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        match &*self.inner.status.borrow() {
+            Status::Ended(reason) => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
+    /// Waits until the session ends and says why.
+    pub async fn closed(&self) -> EndReason {
+        let mut status = self.inner.status.subscribe();
+        match status
+            .wait_for(|status| matches!(status, Status::Ended(_)))
+            .await
+        {
+            Ok(status) => match &*status {
+                Status::Ended(reason) => reason.clone(),
+                _ => EndReason::Terminated,
+            },
+            Err(_) => EndReason::Terminated,
+        }
+    }
+
+    /// Ends the session: sends the TerminateSession flag, waits briefly
+    /// for the agent to acknowledge it, calls the TerminateSession API
+    /// and closes the socket.
+    pub async fn terminate(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.inner.commands.send(Command::Terminate(reply)).is_err() {
+            return;
+        }
+        if done.await.is_err() {
+            warn!("session driver stopped before confirming terminate");
+        }
+    }
+}
+
+async fn open_first_link(
+    started: &StartedSession,
+    client_id: &str,
+    config: &ClientConfig,
+) -> Result<Link, Error> {
+    let mut attempt = 0;
+    loop {
+        match Link::open(&started.stream_url, &started.token_value, client_id, config).await {
+            Ok(link) => return Ok(link),
+            Err(Error::Connect(text)) if attempt + 1 < FIRST_CONNECT_ATTEMPTS => {
+                warn!(%text, "could not open the data channel; retrying");
+                attempt += 1;
+                tokio::time::sleep(config.reconnect_initial * (1 << attempt)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}

@@ -1,0 +1,57 @@
+//! A snapshot of a session's counters.
+
+use std::time::Duration;
+
+/// Counters of one session, from [`crate::Session::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Stream messages we sent (first transmissions).
+    pub messages_sent: u64,
+    /// Payload bytes of those (smux framing included in mux mode).
+    pub bytes_sent: u64,
+    /// Stream messages we accepted from the agent.
+    pub messages_received: u64,
+    /// Payload bytes of those.
+    pub bytes_received: u64,
+    /// Messages we resent.
+    pub retransmits: u64,
+    /// Duplicate messages received (and re-acked).
+    pub duplicates_received: u64,
+    /// Messages we refused while local readers were behind.
+    pub refused: u64,
+    /// Frames dropped as invalid (bad digest, malformed).
+    pub invalid_frames: u64,
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+    /// Messages waiting for an ack.
+    pub unacked: usize,
+    /// Successful resumes after a lost socket.
+    pub reconnects: u64,
+    /// Streams open now.
+    pub open_streams: usize,
+    /// True while the service has paused our sending.
+    pub paused: bool,
+}
+
+impl SessionStats {
+    pub(crate) fn from_core(core: &crate::core::Core) -> Self {
+        let channel = core.session.channel();
+        let stats = channel.stats();
+        Self {
+            messages_sent: stats.messages_sent,
+            bytes_sent: stats.bytes_sent,
+            messages_received: stats.messages_received,
+            bytes_received: stats.bytes_received,
+            retransmits: stats.retransmits,
+            duplicates_received: stats.duplicates_received,
+            refused: stats.refused,
+            invalid_frames: stats.invalid_frames,
+            rtt: stats.srtt,
+            unacked: stats.unacked,
+            reconnects: core.reconnects,
+            open_streams: core.streams.len(),
+            paused: channel.is_paused(),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Opening the data-channel WebSocket.
+//!
+//! The stream URL is used byte for byte (its `cell-number` query holds
+//! `+`, `/` and `=`). `wss://` goes through rustls with the webpki root
+//! store and the ring provider; plain `ws://` is refused unless the host
+//! is loopback. `HTTPS_PROXY` / `https_proxy` (with `NO_PROXY`) is
+//! honoured for `wss://` URLs through an HTTP CONNECT tunnel; proxy
+//! authentication is not supported.
+
+use std::net::IpAddr;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::debug;
+
+use crate::error::Error;
+
+/// The socket type of a data channel.
+pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Largest WebSocket message we accept from the gateway.
+pub(crate) const MAX_WS_MESSAGE: usize = 2 << 20;
+
+/// Installs rustls' ring provider as the process default (once; later
+/// calls and an already installed provider are fine).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Checks the URL scheme and host against the transport policy.
+pub(crate) fn check_url(url: &str, allow_insecure_ws: bool) -> Result<Uri, Error> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| Error::InsecureUrl(format!("not a valid URL: {url}")))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("wss") => Ok(uri),
+        Some("ws") if allow_insecure_ws || is_loopback(host) => Ok(uri),
+        Some("ws") => Err(Error::InsecureUrl(format!(
+            "plain ws:// to non-loopback host {host}"
+        ))),
+        _ => Err(Error::InsecureUrl(format!("unsupported scheme in {url}"))),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let trimmed = host.trim_start_matches('[').trim_end_matches(']');
+    trimmed.eq_ignore_ascii_case("localhost")
+        || trimmed.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Opens the WebSocket (no subprotocol, no extra headers, as the plugin).
+pub(crate) async fn connect(url: &str, allow_insecure_ws: bool) -> Result<WsStream, Error> {
+    let uri = check_url(url, allow_insecure_ws)?;
+    install_crypto_provider();
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_WS_MESSAGE))
+        .max_frame_size(Some(MAX_WS_MESSAGE));
+    let request = url
+        .into_client_request()
+        .map_err(|e| Error::Connect(e.to_string()))?;
+    let host = uri.host().unwrap_or_default().to_owned();
+    let default_port = if uri.scheme_str() == Some("wss") {
+        443
+    } else {
+        80
+    };
+    let port = uri.port_u16().unwrap_or(default_port);
+    let proxy = (uri.scheme_str() == Some("wss"))
+        .then(|| proxy_for(&host))
+        .flatten();
+    let stream = match proxy {
+        Some(proxy) => tunnel(&proxy, &host, port).await?,
+        None => TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+            .await
+            .map_err(|e| Error::Connect(format!("{host}:{port}: {e}")))?,
+    };
+    let _ = stream.set_nodelay(true);
+    let (ws, response) =
+        tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), None)
+            .await
+            .map_err(|e| Error::Connect(e.to_string()))?;
+    debug!(status = %response.status(), "data channel socket open");
+    Ok(ws)
+}
+
+/// The proxy to use for `host`, from HTTPS_PROXY and NO_PROXY.
+fn proxy_for(host: &str) -> Option<String> {
+    let proxy = std::env::var("HTTPS_PROXY")
+        .or_else(|_| std::env::var("https_proxy"))
+        .ok()?;
+    let no_proxy = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    let excluded = no_proxy
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            entry == "*"
+                || host == entry.trim_start_matches('.')
+                || host.ends_with(&format!(".{}", entry.trim_start_matches('.')))
+        });
+    (!proxy.is_empty() && !excluded).then_some(proxy)
+}
+
+/// Opens a TCP tunnel to `host:port` through an HTTP proxy (CONNECT).
+async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, Error> {
+    let proxy_uri: Uri = proxy
+        .parse()
+        .map_err(|_| Error::Connect(format!("bad proxy URL {proxy}")))?;
+    let proxy_host = proxy_uri.host().unwrap_or_default();
+    let proxy_port = proxy_uri.port_u16().unwrap_or(80);
+    let mut stream = TcpStream::connect((proxy_host, proxy_port))
+        .await
+        .map_err(|e| Error::Connect(format!("proxy {proxy_host}:{proxy_port}: {e}")))?;
+    let request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| Error::Connect(e.to_string()))?;
+    let mut reader = BufReader::new(&mut stream);
+    let mut status = String::new();
+    reader
+        .read_line(&mut status)
+        .await
+        .map_err(|e| Error::Connect(e.to_string()))?;
+    if !status
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'))
+    {
+        return Err(Error::Connect(format!(
+            "proxy refused CONNECT: {}",
+            status.trim()
+        )));
+    }
+    loop {
+        let mut line = String::new();
+        let read = reader
+            .read_line(&mut line)
+            .await
+            .map_err(|e| Error::Connect(e.to_string()))?;
+        if read == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    if !reader.buffer().is_empty() {
+        return Err(Error::Connect(
+            "proxy sent data before the tunnel was up".into(),
+        ));
+    }
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_plain_ws_off_loopback() {
+        assert!(check_url("ws://127.0.0.1:9/v1/data-channel/s", false).is_ok());
+        assert!(check_url("ws://localhost:9/x", false).is_ok());
+        assert!(check_url("ws://[::1]:9/x", false).is_ok());
+        assert!(matches!(
+            check_url("ws://10.0.0.1/x", false),
+            Err(Error::InsecureUrl(_))
+        ));
+        assert!(matches!(
+            check_url("ws://ssmmessages.us-east-1.amazonaws.com/x", false),
+            Err(Error::InsecureUrl(_))
+        ));
+        assert!(check_url("ws://10.0.0.1/x", true).is_ok());
+        assert!(check_url("wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s?role=publish_subscribe&cell-number=AB+/cd==", false).is_ok());
+        assert!(matches!(
+            check_url("http://x", false),
+            Err(Error::InsecureUrl(_))
+        ));
+    }
+
+    #[test]
+    fn keeps_the_query_byte_for_byte() {
+        let url = "wss://h/v1/data-channel/s?role=publish_subscribe&cell-number=AB+/cd==";
+        let uri = check_url(url, false).unwrap();
+        assert_eq!(
+            uri.query(),
+            Some("role=publish_subscribe&cell-number=AB+/cd==")
+        );
+        let request = url.into_client_request().unwrap();
+        assert_eq!(request.uri().to_string(), url);
+    }
+}

@@ -1,0 +1,656 @@
+//! Builds the hand-made seeds in `fuzz/seeds/<target>/`, runs each through
+//! its target's checks (and, for the structured targets, asserts it reaches
+//! the state it was written for), then compares it with the committed file.
+//!
+//! After changing a seed or a target's input types, regenerate with
+//! `FUZZ_SEEDS=write cargo test --manifest-path fuzz/Cargo.toml --test seeds`.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use ssm_forward_fuzz::seed::{Encode, Encoder};
+use ssm_forward_fuzz::{
+    channel_ops, client_message, client_session, payloads, smux_frame, smux_session,
+};
+use ssm_mux::SessionError;
+use ssm_proto::message::{FLAGS_ACK, FLAGS_SYN, payload_digest};
+use ssm_proto::payload::{AcknowledgeContent, ChannelClosed, Flag};
+use ssm_proto::{ClientMessage, MessageType, PayloadType};
+use uuid::Uuid;
+
+/// CreatedDate and MessageId of the reference vectors in protocol.md §3.
+const REFERENCE_DATE: u64 = 1_503_434_274_948;
+const REFERENCE_ID: &str = "dd01e56b-ff48-483e-a508-b5f073f31b16";
+
+/// The reference ack header, protocol.md §3.
+const REFERENCE_ACK_HEADER: &str = "
+    00 00 00 74 61 63 6b 6e 6f 77 6c 65 64 67 65 20
+    20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20
+    20 20 20 20 00 00 00 01 00 00 01 5e 0b aa 78 84
+    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 03
+    a5 08 b5 f0 73 f3 1b 16 dd 01 e5 6b ff 48 48 3e
+    71 3a 0a 17 05 7d e6 30 21 3f 72 92 90 7c e3 84
+    62 81 2e a2 13 a2 93 66 f5 37 f6 8c 6a b6 0e 85
+    00 00 00 00 00 00 00 b0";
+
+fn unhex(text: &str) -> Vec<u8> {
+    text.split_whitespace()
+        .map(|byte| u8::from_str_radix(byte, 16).unwrap())
+        .collect()
+}
+
+fn reference(
+    kind: MessageType,
+    seq: i64,
+    flags: u64,
+    payload_type: PayloadType,
+    payload: Bytes,
+) -> Bytes {
+    let id = Uuid::parse_str(REFERENCE_ID).unwrap();
+    ClientMessage::new(kind, REFERENCE_DATE, seq, flags, id, payload_type, payload).encode()
+}
+
+fn client_message_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let ack = AcknowledgeContent {
+        acknowledged_message_type: "output_stream_data".into(),
+        acknowledged_message_id: REFERENCE_ID.into(),
+        acknowledged_message_sequence_number: 0,
+        is_sequential_message: true,
+    };
+    let ack = reference(
+        MessageType::Acknowledge,
+        0,
+        FLAGS_ACK,
+        PayloadType::Undefined,
+        ack.to_bytes(),
+    );
+    assert_eq!(
+        ack[..120],
+        unhex(REFERENCE_ACK_HEADER)[..],
+        "protocol.md §3 ack"
+    );
+
+    let terminate = reference(
+        MessageType::InputStreamData,
+        7,
+        0,
+        PayloadType::Flag,
+        Flag::TerminateSession.to_bytes(),
+    );
+    assert!(terminate.ends_with(&unhex("00 00 00 0a 00 00 00 04 00 00 00 02")));
+    assert_eq!(
+        payload_digest(&terminate[120..]).to_vec(),
+        unhex(
+            "43 3e bf 5b c0 3d ff a3 85 36 67 32 07 a2 12 81 61 2c ef 5f aa 9b c7 a4 d5 b9 be 2f db 12 cf 1a"
+        ),
+    );
+
+    let output = reference(
+        MessageType::OutputStreamData,
+        0,
+        FLAGS_SYN,
+        PayloadType::Output,
+        Bytes::from_static(b"hello"),
+    );
+
+    // HeaderLength 120: four extra header bytes before the payload.
+    let mut long_header = output[..120].to_vec();
+    long_header[..4].copy_from_slice(&120u32.to_be_bytes());
+    long_header.extend_from_slice(b"\0\0\0\0hello");
+
+    // A pause notice with the loose fields real gateways send: no date,
+    // a NUL-padded type, a wrong length and no digest.
+    let mut pause = vec![0u8; 120];
+    pause[..4].copy_from_slice(&116u32.to_be_bytes());
+    pause[4..21].copy_from_slice(b"pause_publication");
+    pause[116..120].copy_from_slice(&9u32.to_be_bytes());
+
+    let closed = ChannelClosed {
+        session_id: "user-0123456789abcdef0".into(),
+        message_type: "channel_closed".into(),
+        schema_version: 1,
+        output: "Session terminated".into(),
+        ..ChannelClosed::default()
+    };
+    let closed = reference(
+        MessageType::ChannelClosed,
+        0,
+        0,
+        PayloadType::Undefined,
+        closed.to_bytes(),
+    );
+
+    // Regressions: type fields whose decoded name did not survive
+    // encode/decode (invalid UTF-8 grew past 32 bytes; a NUL behind the
+    // padding became a leading NUL of the name).
+    let mut not_utf8 = ack.to_vec();
+    not_utf8[4..36].copy_from_slice(&[b"ack", &[0xff; 29][..]].concat());
+    let mut inner_nul = ack.to_vec();
+    inner_nul[4..36].copy_from_slice(&[&b"\0 \0ack"[..], &[b' '; 26]].concat());
+
+    let seeds = vec![
+        ("reference_ack", ack.to_vec()),
+        ("terminate_flag", terminate.to_vec()),
+        ("output_syn", output.to_vec()),
+        ("header_length_120", long_header),
+        ("loose_pause", pause),
+        ("channel_closed", closed.to_vec()),
+        ("regression_type_not_utf8", not_utf8),
+        ("regression_type_inner_nul", inner_nul),
+    ];
+    seeds
+}
+
+fn payload_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let seeds: Vec<(&str, &[u8])> = vec![
+        ("ack", br#"{"AcknowledgedMessageType":"output_stream_data","AcknowledgedMessageId":"dd01e56b-ff48-483e-a508-b5f073f31b16","AcknowledgedMessageSequenceNumber":0,"IsSequentialMessage":true}"#),
+        ("handshake_request", br#"{"AgentVersion":"3.3.987.0","RequestedClientActions":[{"ActionType":"SessionType","ActionParameters":{"SessionType":"Port","Properties":{"localPortNumber":"56789","portNumber":"80","type":"LocalPortForwarding","ratio":0.1}}},{"ActionType":"KMSEncryption","ActionParameters":{"KMSKeyId":"k"}}]}"#),
+        ("handshake_response", br#"{"ClientVersion":"1.2.677.0","ProcessedClientActions":[{"ActionType":"SessionType","ActionStatus":1,"ActionResult":null,"Error":""}],"Errors":null}"#),
+        ("handshake_complete", br#"{"HandshakeTimeToComplete":1500000,"CustomerMessage":""}"#),
+        ("challenge", br#"{"Challenge":"AAEC"}"#),
+        ("channel_closed", br#"{"MessageId":"m","CreatedDate":"1503434274948","DestinationId":"i-0123","SessionId":"s","MessageType":"channel_closed","SchemaVersion":1,"Output":"bye \u00e9"}"#),
+        ("flag", &[0, 0, 0, 2]),
+        ("open_data_channel", br#"{"MessageSchemaVersion":"1.0","RequestId":"r","TokenValue":"t","ClientId":"c","ClientVersion":"1.2.677.0"}"#),
+        ("port_properties", br#"{"portNumber":"8118","localPortNumber":0,"host":"privoxy","type":"LocalPortForwarding","localConnectionType":"unix","localUnixSocket":"/tmp/s"}"#),
+    ];
+    seeds
+        .into_iter()
+        .enumerate()
+        .map(|(selector, (name, body))| {
+            let mut seed = vec![u8::try_from(selector).unwrap()];
+            seed.extend_from_slice(body);
+            assert!(payloads::check(&seed), "{name} parses");
+            (name, seed)
+        })
+        .collect()
+}
+
+/// An input with a window of `window` (1..=16) messages.
+fn channel_input(agent: bool, window: u8, ops: Vec<channel_ops::Op>) -> channel_ops::Input {
+    channel_ops::Input {
+        agent,
+        max_unacked: window - 1,
+        max_reorder: 8,
+        max_delivery_bytes: 4096,
+        max_payload: 64,
+        front_only: agent,
+        paced: false,
+        ops,
+    }
+}
+
+fn channel_seed(
+    name: &'static str,
+    make: impl Fn() -> channel_ops::Input,
+    expect: impl Fn(channel_ops::Outcome) -> bool,
+) -> (&'static str, Vec<u8>) {
+    let mut encoder = Encoder::default();
+    make().encode(&mut encoder);
+    let bytes = encoder.finish_checked(&make());
+    let outcome = channel_ops::run(make());
+    assert!(expect(outcome), "{name}: {outcome:?}");
+    (name, bytes)
+}
+
+fn channel_ops_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use channel_ops::Op::*;
+    vec![
+        channel_seed(
+            "in_order_delivery",
+            || {
+                channel_input(
+                    false,
+                    8,
+                    vec![
+                        PeerNext(b"a".to_vec()),
+                        PeerNext(b"bc".to_vec()),
+                        PeerNext(vec![]),
+                        Poll,
+                        Deliver(9),
+                    ],
+                )
+            },
+            |o| o.delivered == 3,
+        ),
+        channel_seed(
+            "send_ack_retransmit",
+            || {
+                channel_input(
+                    false,
+                    4,
+                    vec![
+                        Send(b"x".to_vec()),
+                        Send(b"y".to_vec()),
+                        Send(b"z".to_vec()),
+                        Poll,
+                        PeerAck { seq: 1 },
+                        Advance(250),
+                        Timeout,
+                        Poll,
+                        PeerAck { seq: 0 },
+                        PeerAck { seq: 2 },
+                        Send(b"w".to_vec()),
+                        Poll,
+                    ],
+                )
+            },
+            |o| o.sent == 4 && o.acked == 3 && o.retransmits >= 1,
+        ),
+        channel_seed(
+            "agent_reorder_and_pause",
+            || {
+                channel_input(
+                    true,
+                    16,
+                    vec![
+                        PeerStream {
+                            seq: 2,
+                            payload: b"c".to_vec(),
+                        },
+                        PeerStream {
+                            seq: 0,
+                            payload: b"a".to_vec(),
+                        },
+                        PeerStream {
+                            seq: 0,
+                            payload: b"a".to_vec(),
+                        },
+                        PeerStream {
+                            seq: 1,
+                            payload: b"b".to_vec(),
+                        },
+                        PeerPause,
+                        Send(b"held".to_vec()),
+                        Poll,
+                        PeerStart,
+                        Poll,
+                        Deliver(2),
+                        Deliver(2),
+                    ],
+                )
+            },
+            |o| o.delivered == 3 && o.sent == 1,
+        ),
+        channel_seed(
+            "window_full_reconnect_close",
+            || {
+                channel_input(
+                    false,
+                    2,
+                    vec![
+                        Send(b"1".to_vec()),
+                        Send(b"2".to_vec()),
+                        Send(b"3".to_vec()),
+                        Poll,
+                        Reconnect,
+                        Poll,
+                        SetAccepting(false),
+                        PeerNext(b"refused".to_vec()),
+                        SetAccepting(true),
+                        PeerStream {
+                            seq: 0,
+                            payload: b"resent".to_vec(),
+                        },
+                        PeerClosed("bye".to_owned()),
+                        Poll,
+                    ],
+                )
+            },
+            |o| o.sent == 2 && o.delivered == 1 && o.retransmits == 2,
+        ),
+    ]
+}
+
+fn session_seed(
+    name: &'static str,
+    make: impl Fn() -> Vec<client_session::Op>,
+    expect: impl Fn(client_session::Outcome) -> bool,
+) -> (&'static str, Vec<u8>) {
+    let mut encoder = Encoder::default();
+    encoder.rest(&make());
+    let bytes = encoder.finish_checked(&make());
+    let outcome = client_session::run(make());
+    assert!(expect(outcome), "{name}: {outcome:?}");
+    (name, bytes)
+}
+
+fn client_session_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use client_session::Op::*;
+    use client_session::{Payload, SessionType, Version};
+    let request = |agent_version, session_type, kms| Payload::Request {
+        agent_version,
+        session_type,
+        kms,
+        extra_action: None,
+        port_type: None,
+    };
+    let complete = || Payload::Complete {
+        nanos: 2_000_000,
+        message: String::new(),
+    };
+    let send = |payload| AgentSend {
+        payload,
+        lose: false,
+    };
+    vec![
+        session_seed(
+            "mux_handshake_and_data",
+            || {
+                vec![
+                    send(request(Version::Mux, SessionType::Port, false)),
+                    SendOutput(b"early".to_vec()),
+                    ClientToAgent,
+                    send(complete()),
+                    SendOutput(b"ping".to_vec()),
+                    ClientToAgent,
+                    send(Payload::Output(b"pong".to_vec())),
+                    PollOutput(4),
+                    SendFlag(2),
+                    ClientToAgent,
+                ]
+            },
+            |o| o.completed && !o.ended && o.outputs == 1 && o.agent_received == 3,
+        ),
+        session_seed(
+            "lost_request_then_basic",
+            || {
+                vec![
+                    AgentSend {
+                        payload: request(Version::Basic, SessionType::Port, false),
+                        lose: true,
+                    },
+                    Timeout,
+                    ClientToAgent,
+                    send(Payload::Flag(3)),
+                    send(complete()),
+                    ClientToAgent,
+                    Closed("Session terminated".to_owned()),
+                    SendOutput(b"late".to_vec()),
+                ]
+            },
+            |o| o.completed && o.ended && o.agent_received == 1,
+        ),
+        session_seed(
+            "kms_refused",
+            || {
+                vec![
+                    send(request(Version::Keepalive, SessionType::Port, true)),
+                    ClientToAgent,
+                    send(complete()),
+                    SendOutput(b"x".to_vec()),
+                ]
+            },
+            |o| !o.completed && o.ended && o.agent_received == 1,
+        ),
+        session_seed(
+            "handshake_timeout",
+            || {
+                vec![
+                    Crafted {
+                        kind: client_session::Kind::Pause,
+                        seq: 0,
+                        payload: Payload::Any {
+                            payload_type: 0,
+                            bytes: vec![],
+                        },
+                    },
+                    Advance(u16::MAX),
+                    Timeout,
+                    send(request(Version::Mux, SessionType::Port, false)),
+                ]
+            },
+            |o| !o.completed && o.ended,
+        ),
+    ]
+}
+
+fn smux_frame_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let seeds = vec![
+        ("syn", unhex("01 00 00 00 03 00 00 00")),
+        ("psh_hello", unhex("01 02 05 00 03 00 00 00 68 65 6c 6c 6f")),
+        ("fin", unhex("01 01 00 00 03 00 00 00")),
+        ("nop", unhex("01 03 00 00 00 00 00 00")),
+        (
+            "upd",
+            unhex("01 04 00 00 03 00 00 00 01 00 00 00 00 00 04 00"),
+        ),
+        ("psh_truncated", unhex("01 02 05 00 03 00 00 00 68 65")),
+    ];
+    for (name, seed) in &seeds {
+        let decoded = smux_frame::check(seed);
+        assert_eq!(decoded.is_some(), *name != "psh_truncated", "{name}");
+    }
+    seeds
+}
+
+fn smux_input(
+    max_frame_size: u16,
+    max_receive_buffer: u16,
+    max_stream_write_buffer: u16,
+    ops: Vec<smux_session::Op>,
+) -> smux_session::Input {
+    smux_session::Input {
+        max_frame_size,
+        max_receive_buffer: max_receive_buffer - 1,
+        max_stream_write_buffer: max_stream_write_buffer - 1,
+        max_accept_backlog: 4,
+        keep_alive: None,
+        ops,
+    }
+}
+
+fn smux_seed(
+    name: &'static str,
+    make: impl Fn() -> smux_session::Input,
+    expect: impl Fn(smux_session::Outcome) -> bool,
+) -> (&'static str, Vec<u8>) {
+    let mut encoder = Encoder::default();
+    make().encode(&mut encoder);
+    let bytes = encoder.finish_checked(&make());
+    let outcome = smux_session::run(make());
+    assert!(expect(outcome), "{name}: {outcome:?}");
+    (name, bytes)
+}
+
+fn smux_session_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use smux_session::FrameCmd::{Fin, Psh, Syn};
+    use smux_session::Op::*;
+    let frame = |cmd, sid, payload: &[u8]| Frame {
+        cmd,
+        sid,
+        payload: payload.to_vec(),
+    };
+    vec![
+        smux_seed(
+            "echo_stream",
+            || {
+                smux_input(
+                    32_768,
+                    4096,
+                    4096,
+                    vec![
+                        frame(Syn, 3, b""),
+                        frame(Psh, 3, b"hello"),
+                        Feed(100),
+                        Accept,
+                        Read { stream: 0, len: 64 },
+                        Write {
+                            stream: 0,
+                            data: b"world".to_vec(),
+                            repeat: 0,
+                        },
+                        Poll,
+                        frame(Fin, 3, b""),
+                        Feed(100),
+                        Read { stream: 0, len: 64 },
+                        Close { stream: 0 },
+                        Poll,
+                    ],
+                )
+            },
+            |o| o.read == 5 && o.sent == 5 && o.accepted == 1 && o.dead.is_none(),
+        ),
+        smux_seed(
+            "budget_backpressure",
+            || {
+                smux_input(
+                    32_768,
+                    16,
+                    4096,
+                    vec![
+                        frame(Syn, 5, b""),
+                        frame(Psh, 5, b"0123456789"),
+                        frame(Psh, 5, b"abcdefghij"),
+                        frame(Psh, 5, b"ABCDEFGHIJ"),
+                        Feed(1000),
+                        Accept,
+                        Read {
+                            stream: 0,
+                            len: 100,
+                        },
+                        Feed(7),
+                        Feed(1000),
+                        DrainAll,
+                    ],
+                )
+            },
+            |o| o.blocked >= 1 && o.read == 30,
+        ),
+        smux_seed(
+            "open_write_split",
+            || {
+                smux_input(
+                    4,
+                    4096,
+                    9,
+                    vec![
+                        Open,
+                        Write {
+                            stream: 0,
+                            data: b"abcdefghijkl".to_vec(),
+                            repeat: 0,
+                        },
+                        Poll,
+                        Write {
+                            stream: 0,
+                            data: b"abcdefghijkl".to_vec(),
+                            repeat: 1,
+                        },
+                        Close { stream: 0 },
+                        Poll,
+                    ],
+                )
+            },
+            |o| o.sent == 18 && o.dead.is_none(),
+        ),
+        smux_seed(
+            "backlog_refusal_keepalive",
+            || smux_session::Input {
+                max_accept_backlog: 1,
+                keep_alive: Some((10, 5)),
+                ..smux_input(
+                    32_768,
+                    4096,
+                    4096,
+                    vec![
+                        frame(Syn, 3, b""),
+                        frame(Syn, 5, b""),
+                        frame(Syn, 7, b""),
+                        Feed(100),
+                        Poll,
+                        Advance(20),
+                        Timeout,
+                        Poll,
+                        Timeout,
+                        Timeout,
+                        Timeout,
+                    ],
+                )
+            },
+            |o| o.dead == Some(SessionError::KeepAliveTimeout),
+        ),
+        smux_seed(
+            "invalid_version",
+            || {
+                smux_input(
+                    32_768,
+                    4096,
+                    4096,
+                    vec![
+                        frame(Syn, 3, b""),
+                        frame(Psh, 3, b"kept"),
+                        Raw(vec![2, 0, 0, 0, 3, 0, 0, 0]),
+                        Feed(100),
+                        Accept,
+                        DrainAll,
+                    ],
+                )
+            },
+            |o| matches!(o.dead, Some(SessionError::InvalidVersion { version: 2 })) && o.read == 0,
+        ),
+    ]
+}
+
+fn seeds_dir(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("seeds")
+        .join(target)
+}
+
+fn check_or_write(target: &str, seeds: Vec<(&'static str, Vec<u8>)>) {
+    let dir = seeds_dir(target);
+    let write = std::env::var_os("FUZZ_SEEDS").is_some_and(|value| value == "write");
+    if write {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    for (name, bytes) in seeds {
+        let path = dir.join(name);
+        if write {
+            std::fs::write(&path, &bytes).unwrap();
+            continue;
+        }
+        let committed = std::fs::read(&path).unwrap_or_else(|error| {
+            panic!("{}: {error}; run with FUZZ_SEEDS=write", path.display())
+        });
+        assert_eq!(
+            committed,
+            bytes,
+            "{} is stale; run with FUZZ_SEEDS=write",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn client_message() {
+    let seeds = client_message_seeds();
+    check_or_write("client_message", seeds.clone());
+    for (name, seed) in &seeds {
+        assert!(client_message::check(seed).is_some(), "{name} decodes");
+    }
+}
+
+#[test]
+fn payloads() {
+    check_or_write("payloads", payload_seeds());
+}
+
+#[test]
+fn channel_ops() {
+    check_or_write("channel_ops", channel_ops_seeds());
+}
+
+#[test]
+fn client_session() {
+    check_or_write("client_session", client_session_seeds());
+}
+
+#[test]
+fn smux_frame() {
+    check_or_write("smux_frame", smux_frame_seeds());
+}
+
+#[test]
+fn smux_session() {
+    check_or_write("smux_session", smux_session_seeds());
+}
