@@ -182,6 +182,27 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn tunnels_through_an_http_proxy() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (echo, _echo_task) = ssm_sim::targets::spawn_echo_server().await.unwrap();
+        let policy = ssm_sim::config::DestinationConfig::default();
+        let (proxy, _proxy_task) = ssm_sim::targets::spawn_http_proxy(policy).await.unwrap();
+        let mut stream = tunnel(
+            &format!("http://{proxy}"),
+            &echo.ip().to_string(),
+            echo.port(),
+        )
+        .await
+        .unwrap();
+        stream.write_all(b"through the proxy").await.unwrap();
+        let mut reply = [0u8; 17];
+        stream.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"through the proxy");
+        let refused = tunnel(&format!("http://{proxy}"), "10.9.9.9", 443).await;
+        assert!(matches!(refused, Err(Error::Connect(text)) if text.contains("502")));
+    }
+
     #[test]
     fn keeps_the_query_byte_for_byte() {
         let url = "wss://h/v1/data-channel/s?role=publish_subscribe&cell-number=AB+/cd==";

@@ -28,7 +28,7 @@ async fn fifty_mib_each_way_in_mux_mode() {
     let echoed = echo_through(
         session.open_stream().await.unwrap(),
         data.clone(),
-        Duration::from_secs(240),
+        Duration::from_secs(900),
     )
     .await;
     let took = started.elapsed();
@@ -51,7 +51,7 @@ async fn fifty_mib_each_way_in_basic_mode() {
     let echoed = echo_through(
         session.open_stream().await.unwrap(),
         data.clone(),
-        Duration::from_secs(240),
+        Duration::from_secs(900),
     )
     .await;
     let took = started.elapsed();
@@ -105,7 +105,7 @@ async fn transfer_across_forced_closes(injection: Injection, seed: u64) {
     let session = echo_session(&sim, TARGET, fast_config()).await;
     let data = Arc::new(pattern(8 * MIB, seed));
     let stream = session.open_stream().await.unwrap();
-    let transfer = tokio::spawn(echo_through(stream, data.clone(), Duration::from_secs(120)));
+    let transfer = tokio::spawn(echo_through(stream, data.clone(), Duration::from_secs(600)));
     for round in 1..=3u64 {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(sim.inject(session.session_id(), injection.clone()));

@@ -248,6 +248,7 @@ impl Agent {
         let result = match output {
             Some(PortOutput::Data(bytes)) => {
                 self.last_activity = now;
+                SessionCounters::add(&self.spec.counters.agent_bytes, bytes.len() as u64);
                 self.channel.send(now, PayloadType::Output, bytes)
             }
             Some(PortOutput::ConnectError) => {
@@ -585,7 +586,6 @@ impl Agent {
         set(&counters.client_duplicates, stats.duplicates_received);
         set(&counters.client_acks, stats.acks_received);
         set(&counters.agent_messages, stats.messages_sent);
-        set(&counters.agent_bytes, stats.bytes_sent);
         set(&counters.agent_retransmits, stats.retransmits);
         set(&counters.agent_acks, stats.acks_sent);
         set(&counters.not_ready_refusals, stats.refused);

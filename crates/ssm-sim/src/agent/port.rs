@@ -57,8 +57,12 @@ pub(crate) fn port_queues() -> (
 }
 
 /// Reads `reader` in chunks of at most `chunk` bytes and forwards them
-/// as [`PortOutput::Data`], sleeping `pacing` after each (the real agent
-/// sleeps 1 ms). Ends at EOF, on error, or when the agent is gone.
+/// as [`PortOutput::Data`], at most one chunk per `pacing` interval (the
+/// real agent sleeps 1 ms after each read). The schedule is kept on a
+/// running deadline rather than by sleeping after every send, because
+/// tokio's millisecond timer would otherwise stretch each 1 ms sleep to
+/// nearly 2 ms; an idle reader earns no burst credit. Ends at EOF, on
+/// error, or when the agent is gone.
 pub(crate) async fn pump_to_agent<R: tokio::io::AsyncRead + Unpin>(
     mut reader: R,
     output: mpsc::Sender<PortOutput>,
@@ -67,17 +71,20 @@ pub(crate) async fn pump_to_agent<R: tokio::io::AsyncRead + Unpin>(
 ) {
     use tokio::io::AsyncReadExt;
     let mut buffer = vec![0u8; chunk.max(1)];
+    let mut next_send = tokio::time::Instant::now();
     loop {
         let read = match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
+        if !pacing.is_zero() {
+            next_send = next_send.max(tokio::time::Instant::now());
+            tokio::time::sleep_until(next_send).await;
+            next_send += pacing;
+        }
         let data = Bytes::copy_from_slice(&buffer[..read]);
         if output.send(PortOutput::Data(data)).await.is_err() {
             return;
-        }
-        if !pacing.is_zero() {
-            tokio::time::sleep(pacing).await;
         }
     }
 }

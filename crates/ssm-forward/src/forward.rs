@@ -1,0 +1,339 @@
+//! One forward: a local TCP listener whose connections become streams
+//! of a Session Manager session, and the supervisor that keeps a session
+//! available for it.
+//!
+//! The session starts eagerly. When it ends (idle timeout, maximum
+//! duration, channel_closed, resume impossible) the listener stays up and
+//! a new session starts: at once if connections are waiting, otherwise
+//! on the next connection, with capped exponential backoff between
+//! failed starts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ssm_client::{ClientConfig, Session, SessionApi, StartSessionRequest};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, watch};
+use tracing::{Instrument, debug, info_span, warn};
+
+/// How long a connection waits for a session before it is dropped.
+const WAIT_FOR_SESSION: Duration = Duration::from_secs(60);
+/// Longest pause between failed session starts.
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
+/// First pause after a failed session start.
+const FIRST_RESTART_DELAY: Duration = Duration::from_millis(500);
+
+/// What to forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardSpec {
+    /// Name shown in status lines (config-file name or `host:port`).
+    pub name: String,
+    /// Resolved instance id.
+    pub target: String,
+    /// Remote host as seen from the target; `None` forwards to the target itself.
+    pub remote_host: Option<String>,
+    /// Remote port.
+    pub remote_port: u16,
+    /// Local listen address; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// StartSession reason.
+    pub reason: Option<String>,
+}
+
+impl ForwardSpec {
+    /// The StartSession request for this forward.
+    pub fn request(&self) -> StartSessionRequest {
+        let mut request = StartSessionRequest::port_forwarding(
+            &self.target,
+            self.remote_host.as_deref(),
+            self.remote_port,
+            self.bind.port(),
+        );
+        request.reason = self.reason.clone();
+        request
+    }
+
+    /// `host:port` as the target dials it (`localhost:port` for the
+    /// target itself).
+    pub fn remote(&self) -> String {
+        match self.remote_host.as_deref() {
+            Some(host) if host.contains(':') => format!("[{host}]:{}", self.remote_port),
+            Some(host) => format!("{host}:{}", self.remote_port),
+            None => format!("localhost:{}", self.remote_port),
+        }
+    }
+}
+
+/// Something worth a status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardEvent {
+    /// The listener is bound.
+    Listening {
+        /// Forward name.
+        name: String,
+        /// Bound address.
+        address: SocketAddr,
+    },
+    /// A session is ready.
+    SessionUp {
+        /// Forward name.
+        name: String,
+        /// Session id.
+        session_id: String,
+        /// `mux` or `basic`.
+        mode: String,
+        /// Agent version.
+        agent_version: String,
+    },
+    /// A session ended.
+    SessionEnded {
+        /// Forward name.
+        name: String,
+        /// Session id.
+        session_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Starting a session failed; retrying.
+    StartFailed {
+        /// Forward name.
+        name: String,
+        /// The error, phrased for users.
+        error: String,
+        /// What kind of failure (decides whether giving up is better).
+        kind: crate::errors::FailureKind,
+        /// When the next attempt is.
+        retry_in: Duration,
+    },
+    /// A forwarded connection failed.
+    ConnectionFailed {
+        /// Forward name.
+        name: String,
+        /// Local peer.
+        peer: SocketAddr,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Where events go (status printer, tests).
+pub type EventSink = mpsc::UnboundedSender<ForwardEvent>;
+
+/// Binds the listener, so that "port in use" is reported before any
+/// session starts.
+pub async fn bind(spec: &ForwardSpec) -> std::io::Result<TcpListener> {
+    TcpListener::bind(spec.bind).await
+}
+
+/// The session currently serving a forward, shared with connection tasks.
+#[derive(Debug, Clone)]
+struct SessionSlot {
+    current: watch::Receiver<Option<Session>>,
+    demand: Arc<Notify>,
+}
+
+impl SessionSlot {
+    /// The live session, waiting (and asking for one) if there is none.
+    async fn get(&mut self) -> Option<Session> {
+        let wait = async {
+            loop {
+                if let Some(session) = self
+                    .current
+                    .borrow()
+                    .clone()
+                    .filter(|s| s.end_reason().is_none())
+                {
+                    return Some(session);
+                }
+                self.demand.notify_one();
+                if self.current.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(WAIT_FOR_SESSION, wait)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// Runs a forward until `shutdown` becomes true: keeps a session
+/// available and forwards every accepted connection through it. On
+/// shutdown the session is terminated (flag and API) before returning.
+pub async fn run(
+    listener: TcpListener,
+    spec: ForwardSpec,
+    api: Arc<dyn SessionApi>,
+    config: ClientConfig,
+    events: EventSink,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let address = listener.local_addr().unwrap_or(spec.bind);
+    let _ = events.send(ForwardEvent::Listening {
+        name: spec.name.clone(),
+        address,
+    });
+    let mut spec = spec;
+    spec.bind = address;
+    let (current_tx, current) = watch::channel(None);
+    let demand = Arc::new(Notify::new());
+    let slot = SessionSlot {
+        current,
+        demand: demand.clone(),
+    };
+    let supervisor = supervise(
+        spec.clone(),
+        api,
+        config,
+        events.clone(),
+        current_tx,
+        demand,
+        shutdown.clone(),
+    );
+    let supervisor = tokio::spawn(supervisor.instrument(info_span!("forward", name = %spec.name)));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((socket, peer)) => spawn_connection(socket, peer, &spec, slot.clone(), events.clone()),
+                Err(error) => warn!(%error, "accept failed"),
+            },
+            () = stopped(&mut shutdown) => break,
+        }
+    }
+    drop(listener);
+    let _ = supervisor.await;
+}
+
+fn spawn_connection(
+    socket: TcpStream,
+    peer: SocketAddr,
+    spec: &ForwardSpec,
+    mut slot: SessionSlot,
+    events: EventSink,
+) {
+    let name = spec.name.clone();
+    let remote = spec.remote();
+    let span = info_span!("conn", forward = %name, %peer);
+    tokio::spawn(
+        async move {
+            let _ = socket.set_nodelay(true);
+            if let Err(error) = forward_connection(socket, &mut slot, &remote).await {
+                debug!(%error, "connection failed");
+                let _ = events.send(ForwardEvent::ConnectionFailed { name, peer, error });
+            }
+        }
+        .instrument(span),
+    );
+}
+
+async fn forward_connection(
+    mut socket: TcpStream,
+    slot: &mut SessionSlot,
+    remote: &str,
+) -> Result<(), String> {
+    let mut attempts = 0;
+    let mut stream = loop {
+        let session = slot.get().await.ok_or("no session became available")?;
+        match session.open_stream().await {
+            Ok(stream) => break stream,
+            Err(error) if attempts < 2 => {
+                debug!(%error, "session unusable; waiting for a new one");
+                attempts += 1;
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+    };
+    debug!(stream = stream.id(), "forwarding");
+    match tokio::io::copy_bidirectional(&mut socket, &mut stream).await {
+        Ok((up, down)) => {
+            debug!(up, down, "connection closed");
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(crate::errors::destination_failed(remote))
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Keeps one session alive for the forward; restarts it on demand.
+async fn supervise(
+    spec: ForwardSpec,
+    api: Arc<dyn SessionApi>,
+    config: ClientConfig,
+    events: EventSink,
+    current: watch::Sender<Option<Session>>,
+    demand: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut delay = FIRST_RESTART_DELAY;
+    loop {
+        let started = tokio::select! {
+            started = Session::start(api.clone(), spec.request(), config.clone()) => started,
+            () = stopped(&mut shutdown) => return,
+        };
+        match started {
+            Ok(session) => {
+                delay = FIRST_RESTART_DELAY;
+                announce_up(&spec, &session, &events);
+                current.send_replace(Some(session.clone()));
+                let reason = tokio::select! {
+                    reason = session.closed() => reason,
+                    () = stopped(&mut shutdown) => {
+                        current.send_replace(None);
+                        session.terminate().await;
+                        return;
+                    }
+                };
+                current.send_replace(None);
+                let _ = events.send(ForwardEvent::SessionEnded {
+                    name: spec.name.clone(),
+                    session_id: session.session_id().to_owned(),
+                    reason: reason.to_string(),
+                });
+                drop(session);
+                // Restart when a connection asks for it.
+                tokio::select! {
+                    () = demand.notified() => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+            }
+            Err(error) => {
+                let _ = events.send(ForwardEvent::StartFailed {
+                    name: spec.name.clone(),
+                    error: crate::errors::explain(&error),
+                    kind: crate::errors::kind(&error),
+                    retry_in: delay,
+                });
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = stopped(&mut shutdown) => return,
+                }
+                delay = (delay * 2).min(MAX_RESTART_DELAY);
+            }
+        }
+    }
+}
+
+/// Resolves once shutdown is requested (or its sender is gone). Holds no
+/// borrow of the channel afterwards, so the caller's future stays `Send`.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+fn announce_up(spec: &ForwardSpec, session: &Session, events: &EventSink) {
+    let info = session.info();
+    let mode = match info.as_ref().map(|i| i.mode) {
+        Some(ssm_client::PortMode::Mux { .. }) => "mux",
+        Some(ssm_client::PortMode::Basic) => "basic",
+        _ => "stream",
+    };
+    let _ = events.send(ForwardEvent::SessionUp {
+        name: spec.name.clone(),
+        session_id: session.session_id().to_owned(),
+        mode: mode.to_owned(),
+        agent_version: info.map(|i| i.agent_version).unwrap_or_default(),
+    });
+}

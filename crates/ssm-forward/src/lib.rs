@@ -1,0 +1,26 @@
+//! ssm-forward: forward local TCP ports through AWS Session Manager with
+//! a native client (no AWS CLI, no session-manager-plugin).
+//!
+//! The binary's pieces live here so tests can drive them: [`forward`]
+//! (listener + session supervisor), [`discovery`] (target by id, Name
+//! tag, tag or EKS cluster), [`config_file`] (named forwards),
+//! [`status`] (status lines, JSON logs), [`ready_file`], [`plan`] (from
+//! flags or file to forwards), [`runner`] (watching them), [`exit`]
+//! (exit statuses), [`app`] (the commands end to end), [`kubeconfig`]
+//! (proxy-url for EKS users), [`demo`] (everything on the embedded
+//! simulator) and [`plugin`] (drop-in for `session-manager-plugin`).
+
+pub mod app;
+pub mod cli;
+pub mod config_file;
+pub mod demo;
+pub mod discovery;
+pub mod errors;
+pub mod exit;
+pub mod forward;
+pub mod kubeconfig;
+pub mod plan;
+pub mod plugin;
+pub mod ready_file;
+pub mod runner;
+pub mod status;

@@ -1,0 +1,204 @@
+//! Watches running forwards: prints their events, writes the ready file
+//! once every forward's first session is up, and decides when to give
+//! up (a forward whose first session fails for a reason retrying cannot
+//! fix) or stop (Ctrl-C, SIGTERM).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::exit::{ExitStatus, Fatal};
+use crate::forward::ForwardEvent;
+use crate::ready_file::{self, ReadyForward, ReadyInfo};
+use crate::status;
+use tokio::sync::mpsc;
+
+/// What the runner knows about one forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// Forward name.
+    pub name: String,
+    /// Instance id.
+    pub target: String,
+    /// Bound address.
+    pub address: SocketAddr,
+    /// `i-… → host:port`, for status lines.
+    pub destination: String,
+    /// The first session's id, once it is up.
+    pub first_session: Option<String>,
+}
+
+/// Why the runner stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// A signal asked for it (its name).
+    Signal(&'static str),
+    /// Every forward ended on its own.
+    Finished,
+}
+
+/// Runs until a signal, or until a forward's first session fails for
+/// good (the error says why, with its exit status).
+pub async fn watch(
+    mut forwards: Vec<Watched>,
+    mut events: mpsc::UnboundedReceiver<ForwardEvent>,
+    ready_file: Option<PathBuf>,
+    signals: &mut Signals,
+) -> Result<Stop, Fatal> {
+    let mut ready_written = false;
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            signal = signals.recv() => return Ok(Stop::Signal(signal)),
+        };
+        let Some(event) = event else {
+            return Ok(Stop::Finished);
+        };
+        let Some(index) = forwards.iter().position(|f| f.name == event_name(&event)) else {
+            continue;
+        };
+        // A fatal first failure is reported once, as the exit error.
+        check_first_start(&mut forwards[index], &event)?;
+        status::forward_event(&event, &forwards[index].destination);
+        if !ready_written && forwards.iter().all(|f| f.first_session.is_some()) {
+            ready_written = true;
+            if let Some(path) = &ready_file {
+                write_ready(path, &forwards)?;
+            }
+        }
+    }
+}
+
+/// Records the first session; fails when the first start fails for a
+/// reason retrying cannot fix.
+fn check_first_start(forward: &mut Watched, event: &ForwardEvent) -> Result<(), Fatal> {
+    if forward.first_session.is_some() {
+        return Ok(());
+    }
+    match event {
+        ForwardEvent::SessionUp { session_id, .. } => {
+            forward.first_session = Some(session_id.clone());
+            Ok(())
+        }
+        ForwardEvent::StartFailed { error, kind, .. } if !kind.is_transient() => Err(Fatal::new(
+            ExitStatus::from(*kind),
+            format!("{}: {error}", forward.name),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn write_ready(path: &std::path::Path, forwards: &[Watched]) -> Result<(), Fatal> {
+    let info = ReadyInfo {
+        forwards: forwards
+            .iter()
+            .map(|f| ReadyForward {
+                name: f.name.clone(),
+                address: f.address.to_string(),
+                target: f.target.clone(),
+                session_id: f.first_session.clone().unwrap_or_default(),
+            })
+            .collect(),
+    };
+    ready_file::write(path, &info).map_err(|error| {
+        Fatal::new(
+            ExitStatus::Runtime,
+            format!("cannot write the ready file {}: {error}", path.display()),
+        )
+    })
+}
+
+fn event_name(event: &ForwardEvent) -> &str {
+    match event {
+        ForwardEvent::Listening { name, .. }
+        | ForwardEvent::SessionUp { name, .. }
+        | ForwardEvent::SessionEnded { name, .. }
+        | ForwardEvent::StartFailed { name, .. }
+        | ForwardEvent::ConnectionFailed { name, .. } => name,
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, watched from creation on, so that none
+/// is missed between two waits.
+#[derive(Debug)]
+pub struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts watching (needs a Tokio runtime).
+    pub fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the next signal; returns its name. Cancel-safe.
+    pub async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::errors::FailureKind;
+
+    fn watched() -> Watched {
+        Watched {
+            name: "db".into(),
+            target: "i-1".into(),
+            address: "127.0.0.1:1".parse().unwrap(),
+            destination: "i-1 → db:5432".into(),
+            first_session: None,
+        }
+    }
+
+    fn failed(kind: FailureKind) -> ForwardEvent {
+        ForwardEvent::StartFailed {
+            name: "db".into(),
+            error: "nope".into(),
+            kind,
+            retry_in: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn only_a_first_permanent_failure_is_fatal() {
+        let mut forward = watched();
+        assert!(check_first_start(&mut forward, &failed(FailureKind::Transient)).is_ok());
+        let fatal = check_first_start(&mut forward, &failed(FailureKind::Target)).unwrap_err();
+        assert_eq!(fatal.status, ExitStatus::Target);
+        let up = ForwardEvent::SessionUp {
+            name: "db".into(),
+            session_id: "s-1".into(),
+            mode: "mux".into(),
+            agent_version: "3".into(),
+        };
+        check_first_start(&mut forward, &up).unwrap();
+        assert_eq!(forward.first_session.as_deref(), Some("s-1"));
+        assert!(check_first_start(&mut forward, &failed(FailureKind::Access)).is_ok());
+    }
+}

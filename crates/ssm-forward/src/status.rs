@@ -1,0 +1,230 @@
+//! What the user sees on stderr: one concise status line per event
+//! (target chosen, listening, session up, session ended, start failed,
+//! connection failed), or one JSON object per line with `--json`.
+//!
+//! Status lines are tracing events with target [`TARGET`]; their fields
+//! (`event`, `forward`, `address`, `session_id`, …) make the JSON form
+//! useful to machines, and the human formatter prints just their message.
+//! Other log events use tracing-subscriber's compact format. Nothing here
+//! ever sees a session token.
+
+use std::fmt;
+use std::io::IsTerminal as _;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber, error, info, warn};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{Compact, Format, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::discovery::{Resolved, TargetSelector};
+use crate::forward::ForwardEvent;
+
+/// The tracing target of status lines.
+pub const TARGET: &str = "ssm_forward::status";
+
+/// How much to log and in which format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    /// 0 normal, 1 debug, 2+ trace.
+    pub verbose: u8,
+    /// Warnings and errors only.
+    pub quiet: bool,
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+/// The filter used when RUST_LOG is not set. Trace stays off for the AWS
+/// SDK, whose wire logs could show credentials and session tokens.
+pub fn default_filter(settings: LogSettings) -> &'static str {
+    match (settings.quiet, settings.verbose) {
+        (true, _) => "warn,aws_config=error,aws_runtime=error",
+        // The SDK's own warnings repeat what our error messages say.
+        (false, 0) => "warn,ssm_forward=info,aws_config=error,aws_runtime=error",
+        (false, 1) => "warn,ssm_forward=debug,ssm_client=debug,ssm_sim=info",
+        (false, _) => {
+            "info,ssm_forward=trace,ssm_client=trace,ssm_mux=trace,ssm_proto=trace,ssm_sim=debug"
+        }
+    }
+}
+
+/// Installs the global subscriber (stderr). RUST_LOG, when set, wins
+/// over `-v`/`-q`. Safe to call more than once (later calls do nothing).
+pub fn init(settings: LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_filter(settings)));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if settings.json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        let ansi = std::io::stderr().is_terminal();
+        builder
+            .with_ansi(ansi)
+            .event_format(Human::default())
+            .try_init()
+    };
+    drop(result);
+}
+
+/// Status lines as bare messages; everything else in the compact format.
+#[derive(Debug)]
+struct Human {
+    other: Format<Compact, ()>,
+}
+
+impl Default for Human {
+    fn default() -> Self {
+        Self {
+            other: tracing_subscriber::fmt::format().compact().without_time(),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for Human
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        if event.metadata().target() != TARGET {
+            return self.other.format_event(ctx, writer, event);
+        }
+        let mut message = Message::default();
+        event.record(&mut message);
+        let level = match *event.metadata().level() {
+            Level::ERROR => "error: ",
+            Level::WARN => "warning: ",
+            _ => "",
+        };
+        writeln!(writer, "ssm-forward: {level}{}", message.0)
+    }
+}
+
+/// Picks the `message` field out of an event.
+#[derive(Debug, Default)]
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            value.clone_into(&mut self.0);
+        }
+    }
+}
+
+/// "target name:bastion: using i-… (agent …; 2 online matches)".
+pub fn target_chosen(selector: &TargetSelector, resolved: &Resolved) {
+    let id = &resolved.instance_id;
+    let agent = &resolved.agent_version;
+    let matches = resolved.matches;
+    info!(
+        target: TARGET,
+        event = "target_chosen",
+        selector = %selector,
+        instance_id = %id,
+        agent_version = %agent,
+        matches,
+        "target {selector}: using {id} (agent {agent}; {matches} online match{})",
+        if matches == 1 { "" } else { "es" }
+    );
+}
+
+/// One line per forward event; `destination` describes where the forward
+/// leads (e.g. `i-… → db.internal:5432`).
+pub fn forward_event(event: &ForwardEvent, destination: &str) {
+    match event {
+        ForwardEvent::Listening { name, address } => info!(
+            target: TARGET, event = "listening", forward = %name, address = %address,
+            destination,
+            "{name}: listening on {address} → {destination}"
+        ),
+        ForwardEvent::SessionUp {
+            name,
+            session_id,
+            mode,
+            agent_version,
+        } => info!(
+            target: TARGET, event = "session_up", forward = %name, session_id = %session_id,
+            mode = %mode, agent_version = %agent_version,
+            "{name}: session {session_id} up ({mode}, agent {agent_version})"
+        ),
+        ForwardEvent::SessionEnded {
+            name,
+            session_id,
+            reason,
+        } => info!(
+            target: TARGET, event = "session_ended", forward = %name, session_id = %session_id,
+            reason = %reason,
+            "{name}: session {session_id} ended ({reason}); a new one starts with the next connection"
+        ),
+        ForwardEvent::StartFailed {
+            name,
+            error,
+            retry_in,
+            ..
+        } => warn!(
+            target: TARGET, event = "start_failed", forward = %name, error = %error,
+            retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+            "{name}: could not start a session: {error}; retrying in {retry_in:.1?}"
+        ),
+        ForwardEvent::ConnectionFailed { name, peer, error } => warn!(
+            target: TARGET, event = "connection_failed", forward = %name, peer = %peer,
+            error = %error,
+            "{name}: connection from {peer} failed: {error}"
+        ),
+    }
+}
+
+/// "shutting down (SIGTERM): terminating sessions".
+pub fn shutting_down(signal: &str) {
+    info!(target: TARGET, event = "shutdown", signal, "{signal}: terminating sessions and exiting");
+}
+
+/// The fatal error that ends the process, with what to do about it.
+pub fn fatal(message: &str, json: bool) {
+    if json {
+        error!(target: TARGET, event = "fatal", "{message}");
+    } else {
+        eprintln!("ssm-forward: error: {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_wins_and_sdk_never_traces() {
+        let quiet = LogSettings {
+            quiet: true,
+            verbose: 2,
+            json: false,
+        };
+        assert!(default_filter(quiet).starts_with("warn,"));
+        let loud = default_filter(LogSettings {
+            verbose: 3,
+            ..LogSettings::default()
+        });
+        assert!(loud.starts_with("info,"));
+        assert!(default_filter(LogSettings::default()).contains("ssm_forward=info"));
+    }
+}

@@ -1,0 +1,320 @@
+//! Helpers for the end-to-end tests of the `ssm-forward` binary against
+//! an in-process simulator: a scratch directory, the child process with
+//! its output collected, the ready file, signals, an echo check.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use ssm_sim::{SimConfig, Simulator};
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::process::Command;
+
+/// The default fleet's bastion (mux mode).
+pub const BASTION: &str = "i-0123456789abcdef0";
+/// How long anything may take to come up.
+pub const STARTUP: Duration = Duration::from_secs(10);
+
+pub async fn sim(config: SimConfig) -> Simulator {
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+/// A scratch directory, removed on drop.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ssm-forward-cli-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `ssm-forward` with a clean environment: dummy credentials, no AWS
+/// files or instance metadata, HOME and XDG_CONFIG_HOME in `scratch`.
+pub fn ssm_forward(scratch: &Scratch) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ssm-forward"));
+    command
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", scratch.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            scratch.join("no-aws-credentials"),
+        )
+        .env("HOME", scratch.path())
+        .env("XDG_CONFIG_HOME", scratch.join("xdg"));
+    command
+}
+
+/// `--endpoint-url URL --region us-east-1` for the simulator.
+pub fn aws_flags(sim: &Simulator) -> Vec<String> {
+    vec![
+        "--endpoint-url".into(),
+        sim.endpoint_url(),
+        "--region".into(),
+        "us-east-1".into(),
+    ]
+}
+
+/// A running `ssm-forward` with its output collected.
+#[derive(Debug)]
+pub struct Child {
+    child: tokio::process::Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Child {
+    pub fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot spawn ssm-forward");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn transcript(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
+    }
+
+    /// Waits until stderr contains `needle`.
+    pub async fn wait_stderr(&mut self, needle: &str) -> String {
+        self.wait(
+            |child| child.stderr().contains(needle).then(|| child.stderr()),
+            needle,
+        )
+        .await
+    }
+
+    /// Waits until stdout contains `needle`.
+    pub async fn wait_stdout(&mut self, needle: &str) -> String {
+        self.wait(
+            |child| child.stdout().contains(needle).then(|| child.stdout()),
+            needle,
+        )
+        .await
+    }
+
+    /// Waits until the ready file exists; returns its JSON.
+    pub async fn wait_ready(&mut self, path: &Path) -> Value {
+        let what = format!("ready file {}", path.display());
+        self.wait(
+            |_| {
+                std::fs::read(path)
+                    .ok()
+                    .map(|b| serde_json::from_slice(&b).unwrap())
+            },
+            &what,
+        )
+        .await
+    }
+
+    async fn wait<T>(&mut self, mut check: impl FnMut(&Self) -> Option<T>, what: &str) -> T {
+        let deadline = tokio::time::Instant::now() + STARTUP;
+        loop {
+            if let Some(found) = check(self) {
+                return found;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Some(found) = check(self) {
+                    return found;
+                }
+                panic!("exited ({status}) before {what}\n{}", self.transcript());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what} within {STARTUP:?}\n{}",
+                self.transcript()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("already reaped");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the exit, at most `timeout`.
+    pub async fn exit(&mut self, timeout: Duration) -> ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                status.unwrap()
+            }
+            Err(_) => panic!("still running after {timeout:?}\n{}", self.transcript()),
+        }
+    }
+}
+
+fn collect(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 4096];
+        while let Ok(read) = pipe.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    });
+    text
+}
+
+/// Runs `command` to completion (10 s at most): (exit code, stdout, stderr).
+pub async fn run_to_end(command: &mut Command) -> (i32, String, String) {
+    let output = tokio::time::timeout(STARTUP, command.stdin(Stdio::null()).output())
+        .await
+        .expect("finished in time")
+        .expect("ran");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The `index`th forward of a ready file: (address, target, session id).
+pub fn ready_forward(ready: &Value, index: usize) -> (SocketAddr, String, String) {
+    let forward = &ready["forwards"][index];
+    let text = |key: &str| {
+        forward[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in {ready}"))
+            .to_owned()
+    };
+    (
+        text("address").parse().unwrap(),
+        text("target"),
+        text("session_id"),
+    )
+}
+
+/// Connects to `address` with a plain std socket, sends `size` bytes and
+/// checks they all come back unchanged (through the echo target).
+pub async fn echo(address: SocketAddr, size: usize) {
+    tokio::task::spawn_blocking(move || {
+        let mut socket = TcpStream::connect(address).expect("connect to the forward");
+        socket.set_read_timeout(Some(STARTUP)).unwrap();
+        echo_on(&mut socket, size);
+    })
+    .await
+    .unwrap();
+}
+
+/// Sends `size` patterned bytes on `socket` and reads them back.
+pub fn echo_on(socket: &mut TcpStream, size: usize) {
+    let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    let mut writer = socket.try_clone().unwrap();
+    let sent = data.clone();
+    let write = std::thread::spawn(move || writer.write_all(&sent).unwrap());
+    let mut back = vec![0u8; size];
+    socket.read_exact(&mut back).expect("echo comes back");
+    write.join().unwrap();
+    assert!(back == data, "echo differs");
+}
+
+/// A stand-in SSM endpoint that answers every request with HTTP 400 and
+/// this AWS JSON error (`__type`, `message`); returns its URL.
+pub async fn refusing_endpoint(error_type: &'static str, message: &'static str) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if read_request(&mut socket).await.is_none() {
+                    return;
+                }
+                let body =
+                    serde_json::json!({"__type": error_type, "message": message}).to_string();
+                let response = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\n\
+                     x-amzn-errortype: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+/// Reads one HTTP request (headers and Content-Length body).
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<()> {
+    let mut data = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let header_end = loop {
+        let n = socket.read(&mut buffer).await.ok().filter(|n| *n > 0)?;
+        data.extend_from_slice(&buffer[..n]);
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let headers = String::from_utf8_lossy(&data[..header_end]).to_ascii_lowercase();
+    let length: usize = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < header_end + length {
+        let n = socket.read(&mut buffer).await.ok().filter(|n| *n > 0)?;
+        data.extend_from_slice(&buffer[..n]);
+    }
+    Some(())
+}
