@@ -1,13 +1,15 @@
 //! The service side of every measurement: three simulators (one per
-//! timing profile) and the bulk source and sink they forward to.
+//! timing profile) and the echo server, bulk source and sink their
+//! sessions forward to.
 
 mod endpoints;
 
 use std::time::Duration;
 
+use ssm_sim::targets::ECHO_HOST;
 use ssm_sim::{RealismConfig, SimConfig, Simulator};
 
-pub(crate) use endpoints::{Sink, Source};
+pub(crate) use endpoints::{Echo, Sink, Source};
 
 /// Host name sessions use to reach the [`Source`].
 pub(crate) const SOURCE_HOST: &str = "source.bench.internal";
@@ -59,6 +61,11 @@ pub(crate) struct Lab {
     realistic: Simulator,
     unpaced: Simulator,
     delayed: Simulator,
+    /// Answers requests; stands in for the simulator's own echo target
+    /// (same name, `echo.sim.internal`), whose accept queue of 128
+    /// overflows when 200 streams dial it at once. Held so it keeps serving.
+    #[expect(dead_code, reason = "held only to keep the listener alive")]
+    echo: Echo,
     /// Sends bulk data to whoever connects (downloads).
     pub(crate) source: Source,
     /// Counts what it receives (uploads).
@@ -68,14 +75,16 @@ pub(crate) struct Lab {
 impl Lab {
     /// Starts the source, the sink and the simulators.
     pub(crate) async fn start() -> anyhow::Result<Self> {
-        let source = Source::start().await?;
-        let sink = Sink::start().await?;
+        let echo = Echo::start()?;
+        let source = Source::start()?;
+        let sink = Sink::start()?;
         let config = |profile: Profile| {
             let mut config = SimConfig {
                 realism: profile.realism(),
                 ..SimConfig::default()
             };
             let overrides = &mut config.destinations.host_overrides;
+            overrides.insert(ECHO_HOST.into(), echo.addr().to_string());
             overrides.insert(SOURCE_HOST.into(), source.addr().to_string());
             overrides.insert(SINK_HOST.into(), sink.addr().to_string());
             config
@@ -84,6 +93,7 @@ impl Lab {
             realistic: Simulator::start(config(Profile::Realistic)).await?,
             unpaced: Simulator::start(config(Profile::Unpaced)).await?,
             delayed: Simulator::start(config(Profile::Delayed)).await?,
+            echo,
             source,
             sink,
         })

@@ -34,10 +34,17 @@ pub(crate) const DOWN_AGENT: Metric = metric(
     Neither,
     3,
 );
-/// That download against the agent's pace of 1024 bytes per ms.
+/// That download against what the agent emitted meanwhile.
+pub(crate) const DOWN_SHARE: Metric = metric(
+    THROUGHPUT,
+    "download realistic / agent emitted (%)",
+    Higher,
+    1,
+);
+/// That download against the agent's nominal pace of 1024 bytes per ms.
 pub(crate) const DOWN_PACE: Metric = metric(
     THROUGHPUT,
-    "download realistic / agent pace of 1024 B per ms (%)",
+    "download realistic / agent nominal pace of 1024 B per ms (%)",
     Higher,
     1,
 );
@@ -88,6 +95,9 @@ pub(crate) const BURST_TIME: Metric = metric(CONCURRENCY, "time until all answer
 /// Connections of the burst that failed.
 pub(crate) const BURST_FAILURES: Metric = metric(CONCURRENCY, "failed connections", Lower, 0);
 
+/// Stream-data messages the client sent for the burst.
+pub(crate) const BURST_MESSAGES: Metric =
+    metric(CONCURRENCY, "client data messages sent for it", Lower, 0);
 /// CPU per MB moved, for each throughput transfer.
 pub(crate) const CPU_PER_MB: [Metric; 4] = [
     metric(COST, "CPU s per MB, download realistic", Lower, 4),
@@ -128,6 +138,7 @@ pub(crate) const SETUP_MAX: Metric = metric(SETUP, "slowest (ms)", Lower, 1);
 pub(crate) const ALL: &[Metric] = &[
     DOWN_REALISTIC,
     DOWN_AGENT,
+    DOWN_SHARE,
     DOWN_PACE,
     UP_REALISTIC,
     UP_PEAK_RATE,
@@ -146,6 +157,7 @@ pub(crate) const ALL: &[Metric] = &[
     CONNECT_FIRST_BYTE_DELAYED[1],
     BURST_TIME,
     BURST_FAILURES,
+    BURST_MESSAGES,
     CPU_PER_MB[0],
     CPU_PER_MB[1],
     CPU_PER_MB[2],

@@ -8,7 +8,7 @@ mod latency;
 mod setup;
 mod throughput;
 
-use ssm_sim::Simulator;
+use ssm_sim::{SessionStats, Simulator};
 
 use crate::cli::Scenario;
 use crate::lab::Lab;
@@ -75,4 +75,11 @@ async fn stop(report: &mut Report, what: &str, subject: &Subject, running: Runni
         )),
         Err(error) => failed(report, what, subject, &error),
     }
+}
+
+/// The simulator's counters of a session (zeros if it is unknown).
+fn session_stats(sim: &Simulator, session_id: &str) -> SessionStats {
+    sim.session(session_id)
+        .map(|summary| summary.stats)
+        .unwrap_or_default()
 }

@@ -205,6 +205,13 @@ async fn basic_mode_serves_connections_one_after_another() {
             text.matches(&accepted).count() == 2
         })
         .await;
+    // Each local close sends DisconnectToPort; wait for the second one to
+    // reach the agent before interrupting, or the signal races it.
+    let summary = sim
+        .wait_for(&id, STARTUP, |s| s.stats.disconnect_flags == 2)
+        .await
+        .unwrap();
+    assert_eq!(summary.stats.disconnect_flags, 2, "{summary:?}");
     plugin.signal("INT", false);
     assert!(
         plugin.exit(STARTUP).await.success(),

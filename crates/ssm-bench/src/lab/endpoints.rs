@@ -1,18 +1,66 @@
-//! The far ends of bulk transfers: a source that sends a set number of
-//! bytes to every connection as fast as it can, and a sink that counts
-//! what it receives.
+//! The far ends of sessions: an echo server for requests, and for bulk
+//! transfers a source that sends a set number of bytes to every
+//! connection as fast as it can and a sink that counts what it receives.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 const CHUNK: usize = 64 * 1024;
+/// Listen backlog of every endpoint: a burst of hundreds of dials must not
+/// overflow the accept queue (the kernel would retry a dropped SYN only
+/// after 1 s; tokio's `TcpListener::bind` uses 128).
+const BACKLOG: u32 = 4096;
+
+/// A loopback listener on a free port with a deep accept queue.
+fn listen() -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    socket.listen(BACKLOG)
+}
+
+/// Echoes every byte back to each connection.
+#[derive(Debug)]
+pub(crate) struct Echo {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Echo {
+    /// Listens on a free loopback port.
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let listener = listen()?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(serve_echo(listener));
+        Ok(Self { addr, task })
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve_echo(listener: TcpListener) {
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let (mut reader, mut writer) = stream.into_split();
+            let _ = tokio::io::copy(&mut reader, &mut writer).await;
+        });
+    }
+}
 
 /// Sends [`Source::set_amount`] bytes to each connection, then closes it.
 #[derive(Debug)]
@@ -24,8 +72,8 @@ pub(crate) struct Source {
 
 impl Source {
     /// Listens on a free loopback port.
-    pub(crate) async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let listener = listen()?;
         let addr = listener.local_addr()?;
         let amount = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(serve_source(listener, amount.clone()));
@@ -77,8 +125,8 @@ pub(crate) struct Sink {
 
 impl Sink {
     /// Listens on a free loopback port.
-    pub(crate) async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let listener = listen()?;
         let addr = listener.local_addr()?;
         let received = Arc::new(watch::Sender::new(0));
         let task = tokio::spawn(serve_sink(listener, received.clone()));

@@ -30,8 +30,8 @@ const TARGETS: [Target; 8] = [
         },
     },
     Target {
-        text: "download, realistic ≥ 95% of the agent's emission pace",
-        judge: |r| at_least(r, metrics::DOWN_PACE, 95.0, "%"),
+        text: "download, realistic ≥ 95% of what the simulated agent emits",
+        judge: |r| at_least(r, metrics::DOWN_SHARE, 95.0, "%"),
     },
     Target {
         text: "download, realism off ≥ 20× the plugin",

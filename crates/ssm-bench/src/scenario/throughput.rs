@@ -8,7 +8,7 @@ use std::time::Duration;
 use ssm_sim::{SessionStats, Simulator};
 use tokio::time::Instant;
 
-use super::{Context, failed, stop};
+use super::{Context, failed, session_stats, stop};
 use crate::lab::{Profile, SINK_HOST, SOURCE_HOST};
 use crate::metrics;
 use crate::net::{self, Transfer};
@@ -142,12 +142,6 @@ async fn sample_while<T>(
     }
 }
 
-fn session_stats(sim: &Simulator, session_id: &str) -> SessionStats {
-    sim.session(session_id)
-        .map(|summary| summary.stats)
-        .unwrap_or_default()
-}
-
 /// The counters that matter here, as increases.
 fn difference(before: &SessionStats, after: &SessionStats) -> SessionStats {
     SessionStats {
@@ -185,6 +179,7 @@ fn record(
             let emitted = measured.stats.agent_bytes as f64 / 1e6 / seconds;
             report.record(metrics::DOWN_REALISTIC, kind, rate);
             report.record(metrics::DOWN_AGENT, kind, emitted);
+            report.record(metrics::DOWN_SHARE, kind, rate / emitted * 100.0);
             report.record(metrics::DOWN_PACE, kind, rate / AGENT_PACE_MB_S * 100.0);
         }
         (_, Direction::Upload) => {
