@@ -195,6 +195,7 @@ impl Harness {
             keep_alive,
             max_frame_size: usize::from(input.max_frame_size.max(1)),
             max_receive_buffer: usize::from(input.max_receive_buffer) + 1,
+            max_stream_receive_buffer: usize::from(input.max_receive_buffer) / 2 + 1,
             max_stream_write_buffer: usize::from(input.max_stream_write_buffer) + 1,
             max_accept_backlog: usize::from(input.max_accept_backlog % 8),
         };

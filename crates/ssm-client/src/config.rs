@@ -5,6 +5,18 @@ use std::time::Duration;
 use ssm_proto::channel::{ChannelConfig, PacingConfig};
 use ssm_proto::session::SessionConfig;
 
+/// Smallest receive cap we accept: one full smux frame and change.
+const MIN_RECEIVE_BUFFER: usize = 64 * 1024;
+
+/// Receive caps of a session, already clamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReceiveCaps {
+    /// All streams together.
+    pub(crate) session: usize,
+    /// Each stream.
+    pub(crate) stream: usize,
+}
+
 /// Settings of a [`crate::Session`]. `Default` is right for real AWS.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
@@ -19,6 +31,10 @@ pub struct ClientConfig {
     /// Bytes received but not yet read by local streams, across the
     /// session, before we stop accepting data (the agent then resends).
     pub max_receive_buffer: usize,
+    /// Bytes received for one stream and not yet read by it before we stop
+    /// accepting data (a slow reader holds at most this much, plus one
+    /// smux frame; the agent resends what we did not accept).
+    pub max_stream_receive_buffer: usize,
     /// Our plugin-style version string.
     pub client_version: String,
     /// How long to wait for the handshake.
@@ -49,6 +65,7 @@ impl Default for ClientConfig {
             pacing: Some(PacingConfig::default()),
             max_unacked: 1024,
             max_receive_buffer: 4 * 1024 * 1024,
+            max_stream_receive_buffer: 1024 * 1024,
             client_version: ssm_proto::version::CLIENT_VERSION.to_owned(),
             handshake_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(20),
@@ -63,6 +80,16 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// The receive caps in force: (session-wide, per stream), each at
+    /// least 64 KiB and the stream cap no larger than the session's.
+    pub(crate) fn receive_caps(&self) -> ReceiveCaps {
+        let session = self.max_receive_buffer.max(MIN_RECEIVE_BUFFER);
+        let stream = self
+            .max_stream_receive_buffer
+            .clamp(MIN_RECEIVE_BUFFER, session);
+        ReceiveCaps { session, stream }
+    }
+
     /// The protocol-core configuration this implies.
     pub(crate) fn session_config(&self) -> SessionConfig {
         SessionConfig {

@@ -13,6 +13,7 @@ use ssm_proto::session::{ClientSession, SessionEvent, SessionInfo};
 use ssm_proto::version::PortMode;
 use tracing::{debug, info, warn};
 
+use crate::config::ReceiveCaps;
 use crate::error::{EndReason, Error};
 
 /// Upload bytes pulled from smux ahead of the window, in chunks.
@@ -65,7 +66,7 @@ pub(crate) struct Core {
     pub(crate) streams: HashMap<u32, StreamSlot>,
     pub(crate) basic: BasicState,
     pub(crate) chunk_size: usize,
-    pub(crate) max_receive_buffer: usize,
+    pub(crate) receive_caps: ReceiveCaps,
     next_order: u64,
     pub(crate) reconnects: u64,
     pub(crate) status_changed: bool,
@@ -75,7 +76,7 @@ impl Core {
     pub(crate) fn new(
         session: ClientSession,
         chunk_size: usize,
-        max_receive_buffer: usize,
+        receive_caps: ReceiveCaps,
     ) -> Self {
         Self {
             session,
@@ -86,7 +87,7 @@ impl Core {
             streams: HashMap::new(),
             basic: BasicState::default(),
             chunk_size: chunk_size.max(1),
-            max_receive_buffer,
+            receive_caps,
             next_order: 0,
             reconnects: 0,
             status_changed: false,
@@ -132,6 +133,12 @@ impl Core {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// Received bytes that local streams have not read yet.
+    pub(crate) fn unread_bytes(&self) -> usize {
+        let in_mux = self.mux.as_ref().map_or(0, |mux| mux.stats().unread_bytes);
+        in_mux + self.basic.inbox_bytes
     }
 
     /// Ends the session (first reason wins) and wakes everyone.
@@ -185,7 +192,8 @@ impl Core {
         if let PortMode::Mux { smux_keepalive } = info.mode {
             let config = ssm_mux::Config {
                 keep_alive: smux_keepalive.then(ssm_mux::KeepAlive::default),
-                max_receive_buffer: self.max_receive_buffer.max(64 * 1024),
+                max_receive_buffer: self.receive_caps.session,
+                max_stream_receive_buffer: self.receive_caps.stream,
                 ..ssm_mux::Config::default()
             };
             match ssm_mux::Session::new(ssm_mux::Role::Client, config, Instant::now()) {
@@ -322,7 +330,7 @@ impl Core {
             return;
         }
         let mut woke = false;
-        while self.basic.inbox_bytes < self.max_receive_buffer {
+        while self.basic.inbox_bytes < self.receive_caps.stream {
             let Some(bytes) = self.session.poll_output(now) else {
                 break;
             };

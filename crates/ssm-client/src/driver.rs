@@ -40,6 +40,11 @@ pub(crate) struct Driver {
     pub(crate) link: Option<Link>,
     pending: VecDeque<Bytes>,
     terminate_by: Option<Instant>,
+    /// Local readers are behind (the delivery queue is full): the socket
+    /// is not read, so the service's messages wait in TCP instead of being
+    /// read and refused (each refused message costs the agent a 100 ms
+    /// resend tick).
+    input_held: bool,
     waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -63,6 +68,7 @@ impl Driver {
             link: Some(link),
             pending: VecDeque::new(),
             terminate_by: None,
+            input_held: false,
             waiters: Vec::new(),
         }
     }
@@ -103,6 +109,11 @@ impl Driver {
                 self.pending.push_back(frame);
             }
         }
+        let held = core.session.channel().is_delivery_full();
+        if held != self.input_held {
+            debug!(held, "local readers behind; socket reads paused or resumed");
+            self.input_held = held;
+        }
         self.inner.publish(&mut core);
         core.next_timeout()
     }
@@ -129,6 +140,11 @@ impl Driver {
         let Some(link) = self.link.as_mut() else {
             return;
         };
+        if self.input_held {
+            // Silence is our own doing while we do not read.
+            link.last_received = Instant::now();
+        }
+        let reading = !self.input_held;
         let deadline = [
             core_timeout,
             Some(link.next_ping),
@@ -142,7 +158,7 @@ impl Driver {
         let writer = link.writer.clone();
         let has_pending = !self.pending.is_empty();
         tokio::select! {
-            message = link.reader.next() => self.on_message(message),
+            message = link.reader.next(), if reading => self.on_message(message),
             () = self.inner.notify.notified() => {}
             command = self.commands.recv() => self.on_command(command),
             permit = writer.reserve(), if has_pending => {

@@ -74,7 +74,7 @@ impl Session {
                 fastrand::u64(..),
             ),
             config.chunk_size,
-            config.max_receive_buffer,
+            config.receive_caps(),
         );
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner::new(

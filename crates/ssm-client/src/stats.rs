@@ -22,6 +22,9 @@ pub struct SessionStats {
     pub refused: u64,
     /// Frames dropped as invalid (bad digest, malformed).
     pub invalid_frames: u64,
+    /// Received bytes waiting for local streams to read them (each
+    /// stream holds at most `max_stream_receive_buffer` plus one frame).
+    pub unread_bytes: usize,
     /// Smoothed round-trip time.
     pub rtt: Duration,
     /// Messages waiting for an ack.
@@ -47,6 +50,7 @@ impl SessionStats {
             duplicates_received: stats.duplicates_received,
             refused: stats.refused,
             invalid_frames: stats.invalid_frames,
+            unread_bytes: core.unread_bytes(),
             rtt: stats.srtt,
             unacked: stats.unacked,
             reconnects: core.reconnects,

@@ -51,6 +51,12 @@ pub struct Config {
     /// once this many received bytes wait unread in streams, input is no
     /// longer consumed until the application reads.
     pub max_receive_buffer: usize,
+    /// Cap of each stream's unread received data (default 1 MiB; our own
+    /// addition, smux v1 has only the session-wide budget). When a `PSH`
+    /// arrives for a stream already holding this much, input stops before
+    /// that frame until the stream is read, so one slow reader can hold at
+    /// most this much (plus one frame) however big the session budget is.
+    pub max_stream_receive_buffer: usize,
     /// Cap of each stream's outgoing buffer (default 64 KiB). `write` accepts
     /// at most the free space.
     pub max_stream_write_buffer: usize,
@@ -70,6 +76,7 @@ impl Default for Config {
             keep_alive: Some(KeepAlive::default()),
             max_frame_size: 32_768,
             max_receive_buffer: 4 * 1024 * 1024,
+            max_stream_receive_buffer: 1024 * 1024,
             max_stream_write_buffer: 64 * 1024,
             max_accept_backlog: 1024,
         }
@@ -88,6 +95,9 @@ impl Config {
         }
         if self.max_receive_buffer == 0 {
             return Err(ConfigError::MaxReceiveBuffer);
+        }
+        if self.max_stream_receive_buffer == 0 {
+            return Err(ConfigError::MaxStreamReceiveBuffer);
         }
         if self.max_stream_write_buffer == 0 {
             return Err(ConfigError::MaxStreamWriteBuffer);

@@ -28,6 +28,9 @@ pub enum ConfigError {
     /// `max_receive_buffer` must be positive.
     #[error("max receive buffer must be positive")]
     MaxReceiveBuffer,
+    /// `max_stream_receive_buffer` must be positive.
+    #[error("max_stream_receive_buffer must be positive")]
+    MaxStreamReceiveBuffer,
     /// `max_stream_write_buffer` must be positive.
     #[error("max stream write buffer must be positive")]
     MaxStreamWriteBuffer,

@@ -75,6 +75,9 @@ pub struct Session {
     unread: usize,
     /// `handle_input` stopped early because the budget was used up.
     input_blocked: bool,
+    /// The stream whose full receive buffer holds up input (its `PSH`
+    /// header waits in the parser).
+    held_for: Option<StreamId>,
     /// Round-robin order of streams with frames to send.
     send_queue: VecDeque<StreamId>,
     /// `FIN`s answering refused `SYN`s.
@@ -110,6 +113,7 @@ impl Session {
             recv_state: RecvState::default(),
             unread: 0,
             input_blocked: false,
+            held_for: None,
             send_queue: VecDeque::new(),
             refusals: VecDeque::new(),
             nop_pending: false,
@@ -214,11 +218,18 @@ impl Session {
         self.unread >= self.config.max_receive_buffer
     }
 
+    /// The stream holding up input still has a full receive buffer.
+    fn held_stream_full(&self) -> bool {
+        self.held_for
+            .and_then(|sid| self.streams.get(&sid))
+            .is_some_and(|stream| stream.recv.len() >= self.config.max_stream_receive_buffer)
+    }
+
     /// Returns `freed` bytes to the receive budget and reports
     /// [`Event::InputUnblocked`] if input was waiting for them.
     fn release_budget(&mut self, freed: usize) {
         self.unread -= freed;
-        if self.input_blocked && !self.receive_budget_exhausted() {
+        if self.input_blocked && !self.receive_budget_exhausted() && !self.held_stream_full() {
             self.input_blocked = false;
             if !self.unblocked_queued {
                 self.unblocked_queued = true;

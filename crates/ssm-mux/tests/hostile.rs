@@ -125,6 +125,7 @@ proptest! {
             keep_alive: Some(KeepAlive::default()),
             max_frame_size: MAX_FRAME_SIZE,
             max_receive_buffer: MAX_RECEIVE_BUFFER,
+            max_stream_receive_buffer: MAX_RECEIVE_BUFFER / 3,
             max_stream_write_buffer: 300,
             max_accept_backlog: 3,
         };

@@ -143,6 +143,7 @@ impl Pair {
             keep_alive: None,
             max_frame_size: scenario.max_frame_size,
             max_receive_buffer: scenario.max_receive_buffer,
+            max_stream_receive_buffer: (scenario.max_receive_buffer / 3).max(1),
             max_stream_write_buffer: scenario.max_stream_write_buffer,
             ..Config::default()
         };

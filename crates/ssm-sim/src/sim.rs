@@ -34,6 +34,10 @@ pub enum Injection {
     },
     /// Drop the TCP connection without a close frame.
     Abort,
+    /// Stop serving the socket without closing it: nothing is read, sent
+    /// or answered (no pongs), like a dead NAT mapping. The client has to
+    /// notice by itself and resume on a new socket.
+    Freeze,
     /// Send these bytes as one binary frame (hostile-peer tests).
     RawFrame(Bytes),
 }
@@ -200,6 +204,7 @@ impl Simulator {
             }
             Injection::Close { code, reason } => ToClient::Close(code, reason),
             Injection::Abort => ToClient::Abort,
+            Injection::Freeze => ToClient::Freeze,
             Injection::RawFrame(bytes) => ToClient::Frame(bytes),
         };
         self.send_to_agent(session_id, AgentInput::Inject(item))

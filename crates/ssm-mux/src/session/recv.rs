@@ -48,7 +48,10 @@ impl Session {
     ///
     /// Fewer than `data.len()` are consumed only when the receive budget
     /// ([`Config::max_receive_buffer`](crate::Config::max_receive_buffer)) is
-    /// used up at a frame boundary; keep the rest and offer it again after
+    /// used up at a frame boundary, or a `PSH` arrives for a stream whose
+    /// unread data is at
+    /// [`Config::max_stream_receive_buffer`](crate::Config::max_stream_receive_buffer)
+    /// (its header is held inside); keep the rest and offer it again after
     /// [`Event::InputUnblocked`](crate::Event::InputUnblocked). As in smux, a
     /// frame that has started is always consumed whole, so unread data may
     /// exceed the budget by up to one frame.
@@ -67,7 +70,7 @@ impl Session {
                 break Ok(consumed);
             }
             match self.parse_step(&data[consumed..]) {
-                Ok(0) => break Ok(consumed),
+                Ok(0) if self.input_blocked => break Ok(consumed),
                 Ok(used) => consumed += used,
                 Err(reason) => break Err(reason),
             }
@@ -77,7 +80,8 @@ impl Session {
     }
 
     /// Advances the parser over a prefix of `input` (non-empty); returns how
-    /// many bytes it used, 0 when the budget forbids starting a frame.
+    /// many bytes it used: 0 with `input_blocked` set when a budget forbids
+    /// going on, 0 without it when a held header was just acted on.
     fn parse_step(&mut self, input: &[u8]) -> Result<usize, SessionError> {
         match self.recv_state {
             RecvState::Header { buf, filled } => self.parse_header(buf, filled, input),
@@ -111,8 +115,18 @@ impl Session {
             self.recv_state = RecvState::Header { buf, filled };
             return Ok(used);
         }
+        let header = FrameHeader::from_bytes(&buf);
+        if let Some(sid) = self.full_stream_of(&header) {
+            self.recv_state = RecvState::Header { buf, filled };
+            self.held_for = Some(sid);
+            self.input_blocked = true;
+            trace!(sid = sid.0, "stream receive buffer full, input paused");
+            return Ok(used);
+        }
+        self.held_for = None;
+        self.input_blocked = false;
         self.recv_state = RecvState::default();
-        self.on_header(FrameHeader::from_bytes(&buf))?;
+        self.on_header(header)?;
         Ok(used)
     }
 
@@ -137,6 +151,16 @@ impl Session {
             self.deliver(sid, &input[..used]);
         }
         used
+    }
+
+    /// The stream a `PSH` header is for, when that stream's unread data is
+    /// already at [`Config::max_stream_receive_buffer`](crate::Config).
+    fn full_stream_of(&self, header: &FrameHeader) -> Option<StreamId> {
+        if header.version != VERSION_1 || header.cmd != Cmd::Psh || header.length == 0 {
+            return None;
+        }
+        let stream = self.streams.get(&header.sid).filter(|s| s.is_open())?;
+        (stream.recv.len() >= self.config.max_stream_receive_buffer).then_some(header.sid)
     }
 
     /// Acts on a complete header (smux `recvLoop`).

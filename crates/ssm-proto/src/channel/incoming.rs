@@ -92,6 +92,11 @@ impl Incoming {
         self.expected += 1;
     }
 
+    /// No in-order message would be accepted now.
+    pub(crate) fn is_delivery_full(&self) -> bool {
+        self.delivery_bytes >= self.max_delivery_bytes
+    }
+
     /// The next in-order message, if any, without removing it.
     pub(crate) fn peek(&self) -> Option<&ClientMessage> {
         self.delivery.front()

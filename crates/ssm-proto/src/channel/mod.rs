@@ -505,6 +505,16 @@ impl DataChannel {
         self.incoming.pop()
     }
 
+    /// The delivery queue is at [`ChannelConfig::max_delivery_bytes`]: the
+    /// next in-order stream message would be refused. A driver that can
+    /// apply backpressure upstream (stop reading its socket) should do so
+    /// now rather than read messages only to refuse them, since the agent
+    /// resends refused messages one at a time per 100 ms tick.
+    #[must_use]
+    pub fn is_delivery_full(&self) -> bool {
+        self.incoming.is_delivery_full()
+    }
+
     /// The next in-order stream message, left in place.
     pub fn peek_delivery(&self) -> Option<&ClientMessage> {
         self.incoming.peek()

@@ -206,11 +206,17 @@ fn full_delivery_queue_refuses_new_data_but_keeps_accepted() {
         ..unpaced(Role::Client)
     };
     let mut client = DataChannel::new(config, now, 1, 1);
+    assert!(!client.is_delivery_full());
     client.handle_frame(now, &output(0, &[7; 150])).unwrap();
+    assert!(
+        client.is_delivery_full(),
+        "150 bytes + per-message charge >= 200"
+    );
     client.handle_frame(now, &output(1, &[8; 150])).unwrap();
     assert_eq!(acked_seqs(&drain(&mut client, now)), vec![0]);
     assert_eq!(client.stats().refused, 1);
     assert_eq!(client.poll_delivery().unwrap().payload.len(), 150);
+    assert!(!client.is_delivery_full());
     client.handle_frame(now, &output(1, &[8; 150])).unwrap();
     assert_eq!(acked_seqs(&drain(&mut client, now)), vec![1]);
 }

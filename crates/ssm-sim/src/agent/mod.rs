@@ -47,6 +47,8 @@ pub enum ToClient {
     Close(u16, String),
     /// Drop the socket without a close frame.
     Abort,
+    /// Stop serving the socket without closing it (see [`crate::Injection::Freeze`]).
+    Freeze,
 }
 
 /// Inputs of an agent task.

@@ -88,6 +88,8 @@ pub(super) struct Connection {
     relayed: u64,
     pauses: Option<PauseSchedule>,
     closing: Option<(u16, String)>,
+    /// Injected freeze: the socket is held open but never served again.
+    frozen: bool,
 }
 
 impl Connection {
@@ -138,6 +140,7 @@ impl Connection {
                 resume_at: None,
             }),
             closing: None,
+            frozen: false,
             counters,
         }
     }
@@ -155,6 +158,9 @@ impl Connection {
     }
 
     async fn step(&mut self) -> Option<Exit> {
+        if self.frozen {
+            return self.step_frozen().await;
+        }
         let deadline = self
             .next_deadline()
             .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
@@ -177,8 +183,23 @@ impl Connection {
                     None
                 }
                 Some(ToClient::Abort) | None => Some(Exit::Abort),
+                Some(ToClient::Freeze) => {
+                    debug!(connection = self.id, "socket frozen by injection");
+                    self.frozen = true;
+                    None
+                }
             },
             () = tokio::time::sleep_until(deadline.into()) => self.on_timer(Instant::now()).await,
+        }
+    }
+
+    /// A frozen socket only waits to be replaced: agent frames are dropped
+    /// (the agent resends them on the next socket) and the WebSocket is
+    /// not polled, so pings go unanswered.
+    async fn step_frozen(&mut self) -> Option<Exit> {
+        match self.from_agent.recv().await {
+            Some(ToClient::Abort) | None => Some(Exit::Abort),
+            Some(_) => None,
         }
     }
 

@@ -17,7 +17,11 @@ fn syn_and_data(frames: usize) -> Vec<u8> {
 
 #[test]
 fn input_stops_at_four_mib_unread_and_resumes_after_reads() {
-    let mut server = server();
+    let config = Config {
+        max_stream_receive_buffer: 8 * 1024 * 1024,
+        ..Config::default()
+    };
+    let mut server = session(Role::Server, config);
     let input = syn_and_data(160); // 5 MiB of payload
     let consumed = server.handle_input(&input).unwrap();
     assert_eq!(
@@ -97,4 +101,74 @@ fn data_for_unknown_streams_costs_no_budget() {
     let input = [frame(Cmd::Psh, 3, &[0; 100]), frame(Cmd::Psh, 5, &[0; 100])].concat();
     feed(&mut server, &input);
     assert_eq!(server.stats().unread_bytes, 0);
+}
+
+#[test]
+fn a_full_stream_holds_input_until_it_is_read() {
+    let config = Config {
+        max_stream_receive_buffer: 10,
+        ..Config::default()
+    };
+    let mut server = session(Role::Server, config);
+    let input = [
+        frame(Cmd::Syn, 3, b""),
+        frame(Cmd::Syn, 5, b""),
+        frame(Cmd::Psh, 3, &[1; 10]),
+        frame(Cmd::Psh, 3, &[2; 4]),
+        frame(Cmd::Psh, 5, &[3; 4]),
+    ]
+    .concat();
+    let held_at = 3 * 8 + 10;
+    let consumed = server.handle_input(&input).unwrap();
+    assert_eq!(
+        consumed,
+        held_at + 8,
+        "the second PSH header is held inside"
+    );
+    assert_eq!(server.handle_input(&input[consumed..]), Ok(0));
+    assert_eq!(server.stats().unread_bytes, 10);
+    let first = server.accept().unwrap();
+    let second = server.accept().unwrap();
+    drain_events(&mut server);
+
+    let mut some = [0; 3];
+    assert_eq!(server.read(first, &mut some), Ok(ReadOutcome::Data(3)));
+    assert_eq!(drain_events(&mut server), [Event::InputUnblocked]);
+    feed(&mut server, &input[consumed..]);
+    assert_eq!(
+        read_available(&mut server, first).0,
+        [[1; 7].as_slice(), &[2; 4]].concat()
+    );
+    assert_eq!(read_available(&mut server, second).0, [3; 4]);
+}
+
+#[test]
+fn reading_another_stream_does_not_unblock_a_held_one() {
+    let config = Config {
+        max_stream_receive_buffer: 4,
+        ..Config::default()
+    };
+    let mut server = session(Role::Server, config);
+    let input = [
+        frame(Cmd::Syn, 3, b""),
+        frame(Cmd::Syn, 5, b""),
+        frame(Cmd::Psh, 5, b"five"),
+        frame(Cmd::Psh, 3, b"full"),
+        frame(Cmd::Psh, 3, b"more"),
+    ]
+    .concat();
+    let consumed = server.handle_input(&input).unwrap();
+    assert_eq!(consumed, input.len() - 4);
+    let first = server.accept().unwrap();
+    let second = server.accept().unwrap();
+    drain_events(&mut server);
+    assert_eq!(read_available(&mut server, second).0, b"five");
+    assert!(!drain_events(&mut server).contains(&Event::InputUnblocked));
+    server.close(first).unwrap();
+    assert!(drain_events(&mut server).contains(&Event::InputUnblocked));
+    assert_eq!(
+        server.handle_input(&input[consumed..]),
+        Ok(4),
+        "data of a closed stream is dropped"
+    );
 }
