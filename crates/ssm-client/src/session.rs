@@ -3,12 +3,12 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ssm_proto::session::{ClientSession, SessionInfo};
 use ssm_proto::version::PortMode;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use crate::api::{SessionApi, StartSessionRequest, StartedSession};
 use crate::config::ClientConfig;
@@ -22,6 +22,8 @@ use crate::stream::Stream;
 
 /// Attempts to open the first socket before giving up.
 const FIRST_CONNECT_ATTEMPTS: u32 = 3;
+/// How long a failed start waits for the driver's cleanup (TerminateSession).
+const CLEANUP_GRACE: Duration = Duration::from_secs(5);
 
 /// A live Session Manager port-forwarding session.
 ///
@@ -95,17 +97,24 @@ impl Session {
             commands,
             link,
         );
-        tokio::spawn(driver.run().instrument(span));
+        let driver = tokio::spawn(driver.run().instrument(span));
         let session = Self { inner, guard };
         let ready = status
             .wait_for(|status| !matches!(status, Status::Connecting))
             .await
             .map(|s| s.clone());
-        match ready {
-            Ok(Status::Ready(_)) => Ok(session),
-            Ok(Status::Ended(reason)) => Err(reason.to_error()),
-            _ => Err(Error::SessionEnded("the session driver stopped".into())),
+        let error = match ready {
+            Ok(Status::Ready(_)) => return Ok(session),
+            Ok(Status::Ended(reason)) => reason.to_error(),
+            _ => Error::SessionEnded("the session driver stopped".into()),
+        };
+        // Let the driver finish its cleanup (TerminateSession after a failed
+        // handshake) before the caller hears of the failure.
+        drop(session);
+        if tokio::time::timeout(CLEANUP_GRACE, driver).await.is_err() {
+            debug!("session cleanup still running after {CLEANUP_GRACE:?}");
         }
+        Err(error)
     }
 
     /// The session id.

@@ -435,3 +435,26 @@ async fn a_slow_reader_holds_at_most_its_cap_and_loses_nothing() {
         "echo differs after the slow reader caught up"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_handshake_terminates_the_session_before_returning() {
+    let sim = sim(SimConfig::default()).await;
+    let request = StartSessionRequest {
+        target: TARGET.into(),
+        document_name: ssm_sim::service::SHELL_DOCUMENT.into(),
+        parameters: Default::default(),
+        reason: None,
+    };
+    let error = Session::start(sdk_api(&sim), request, fast_config())
+        .await
+        .expect_err("shell sessions are refused");
+    assert!(matches!(error, Error::Handshake(_)), "{error:?}");
+    let sessions = sim.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_ne!(
+        sessions[0].status,
+        SessionStatus::Connected,
+        "TerminateSession called before start returned: {:?}",
+        sessions[0]
+    );
+}
