@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ssm_client::{AwsOptions, AwsSessionApi, ClientConfig, SessionApi};
+use ssm_client::{AwsOptions, AwsSessionApi, ClientConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -129,7 +129,30 @@ struct Prepared {
     spec: ForwardSpec,
     listener: TcpListener,
     api: Arc<AwsSessionApi>,
+    retarget: Option<Arc<dyn forward::Retarget>>,
     destination: String,
+}
+
+/// Re-runs target discovery for a forward whose target was chosen by
+/// name, tag or EKS cluster.
+#[derive(Debug)]
+struct Rediscover {
+    client: aws_sdk_ssm::Client,
+    selector: TargetSelector,
+}
+
+impl forward::Retarget for Rediscover {
+    fn resolve(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
+        Box::pin(async move {
+            let resolved = discovery::resolve(&self.client, &self.selector)
+                .await
+                .map_err(|error| error.to_string())?;
+            status::target_chosen(&self.selector, &resolved);
+            Ok(resolved.instance_id)
+        })
+    }
 }
 
 /// Starts every planned forward and runs until a signal or a fatal error.
@@ -179,6 +202,7 @@ fn spawn_forwards(
         spec,
         listener,
         api,
+        retarget,
         destination,
     } in prepared
     {
@@ -189,15 +213,16 @@ fn spawn_forwards(
             destination,
             first_session: None,
         });
-        let api: Arc<dyn SessionApi> = api;
-        let config = ClientConfig::default();
-        let events = events.clone();
+        let service = forward::Service {
+            api,
+            config: ClientConfig::default(),
+            retarget,
+        };
         tasks.spawn(forward::run(
             listener,
             spec,
-            api,
-            config,
-            events,
+            service,
+            events.clone(),
             shutdown.clone(),
         ));
     }
@@ -245,10 +270,17 @@ async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
             ..spec
         };
         let destination = format!("{} → {}", spec.target, forward.remote());
+        let retarget = (!matches!(forward.target, TargetSelector::Id(_))).then(|| {
+            Arc::new(Rediscover {
+                client: api.client().clone(),
+                selector: forward.target.clone(),
+            }) as Arc<dyn forward::Retarget>
+        });
         prepared.push(Prepared {
             spec,
             listener,
             api,
+            retarget,
             destination,
         });
     }

@@ -107,8 +107,12 @@ impl Demo {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let started = Instant::now();
-        let config = ClientConfig::default();
-        let forward = forward::run(listener, spec, api, config, events_tx, shutdown_rx);
+        let service = forward::Service {
+            api,
+            config: ClientConfig::default(),
+            retarget: None,
+        };
+        let forward = forward::run(listener, spec, service, events_tx, shutdown_rx);
         Ok(Self {
             sim,
             web,
@@ -409,6 +413,9 @@ fn describe(event: &ForwardEvent) -> Option<String> {
             "session start failed: {error}; retrying in {}",
             millis(*retry_in)
         )),
+        ForwardEvent::Retargeted { from, to, .. } => {
+            Some(format!("{from} no longer takes sessions; switched to {to}"))
+        }
         ForwardEvent::ConnectionFailed { peer, error, .. } => {
             Some(format!("connection from {peer} failed: {error}"))
         }

@@ -8,7 +8,9 @@
 //! on the next connection, with capped exponential backoff between
 //! failed starts.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,6 +108,15 @@ pub enum ForwardEvent {
         /// When the next attempt is.
         retry_in: Duration,
     },
+    /// The target stopped taking sessions and another was chosen.
+    Retargeted {
+        /// Forward name.
+        name: String,
+        /// The instance that stopped taking sessions.
+        from: String,
+        /// The instance now used.
+        to: String,
+    },
     /// A forwarded connection failed.
     ConnectionFailed {
         /// Forward name.
@@ -115,6 +126,13 @@ pub enum ForwardEvent {
         /// What went wrong.
         error: String,
     },
+}
+
+/// Picks the target again when the current one stops taking sessions
+/// (an EKS node replaced, an instance behind a Name tag rebuilt).
+pub trait Retarget: Send + Sync + std::fmt::Debug {
+    /// The instance id to use now, or why none could be chosen.
+    fn resolve(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
 }
 
 /// Where events go (status printer, tests).
@@ -159,14 +177,25 @@ impl SessionSlot {
     }
 }
 
+/// How a forward reaches the service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// StartSession, ResumeSession, TerminateSession.
+    pub api: Arc<dyn SessionApi>,
+    /// Session tuning.
+    pub config: ClientConfig,
+    /// Chooses the target again when it stops taking sessions (`None`
+    /// for an instance id given as is).
+    pub retarget: Option<Arc<dyn Retarget>>,
+}
+
 /// Runs a forward until `shutdown` becomes true: keeps a session
 /// available and forwards every accepted connection through it. On
 /// shutdown the session is terminated (flag and API) before returning.
 pub async fn run(
     listener: TcpListener,
     spec: ForwardSpec,
-    api: Arc<dyn SessionApi>,
-    config: ClientConfig,
+    service: Service,
     events: EventSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -185,8 +214,7 @@ pub async fn run(
     };
     let supervisor = supervise(
         spec.clone(),
-        api,
-        config,
+        service,
         events.clone(),
         current_tx,
         demand,
@@ -260,9 +288,8 @@ async fn forward_connection(
 
 /// Keeps one session alive for the forward; restarts it on demand.
 async fn supervise(
-    spec: ForwardSpec,
-    api: Arc<dyn SessionApi>,
-    config: ClientConfig,
+    mut spec: ForwardSpec,
+    service: Service,
     events: EventSink,
     current: watch::Sender<Option<Session>>,
     demand: Arc<Notify>,
@@ -271,7 +298,7 @@ async fn supervise(
     let mut delay = FIRST_RESTART_DELAY;
     loop {
         let started = tokio::select! {
-            started = Session::start(api.clone(), spec.request(), config.clone()) => started,
+            started = Session::start(service.api.clone(), spec.request(), service.config.clone()) => started,
             () = stopped(&mut shutdown) => return,
         };
         match started {
@@ -301,10 +328,17 @@ async fn supervise(
                 }
             }
             Err(error) => {
+                let kind = crate::errors::kind(&error);
+                if kind == crate::errors::FailureKind::Target
+                    && retarget(&mut spec, service.retarget.as_deref(), &events).await
+                {
+                    delay = FIRST_RESTART_DELAY;
+                    continue;
+                }
                 let _ = events.send(ForwardEvent::StartFailed {
                     name: spec.name.clone(),
                     error: crate::errors::explain(&error),
-                    kind: crate::errors::kind(&error),
+                    kind,
                     retry_in: delay,
                 });
                 tokio::select! {
@@ -313,6 +347,33 @@ async fn supervise(
                 }
                 delay = (delay * 2).min(MAX_RESTART_DELAY);
             }
+        }
+    }
+}
+
+/// Chooses the target again; true when a different instance was found.
+async fn retarget(
+    spec: &mut ForwardSpec,
+    retarget: Option<&dyn Retarget>,
+    events: &EventSink,
+) -> bool {
+    let Some(retarget) = retarget else {
+        return false;
+    };
+    match retarget.resolve().await {
+        Ok(target) if target != spec.target => {
+            let from = std::mem::replace(&mut spec.target, target.clone());
+            let _ = events.send(ForwardEvent::Retargeted {
+                name: spec.name.clone(),
+                from,
+                to: target,
+            });
+            true
+        }
+        Ok(_) => false,
+        Err(error) => {
+            debug!(%error, "could not choose another target");
+            false
         }
     }
 }

@@ -113,6 +113,7 @@ fn event_name(event: &ForwardEvent) -> &str {
         | ForwardEvent::SessionUp { name, .. }
         | ForwardEvent::SessionEnded { name, .. }
         | ForwardEvent::StartFailed { name, .. }
+        | ForwardEvent::Retargeted { name, .. }
         | ForwardEvent::ConnectionFailed { name, .. } => name,
     }
 }

@@ -186,6 +186,10 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
             "{name}: could not start a session: {error}; retrying in {retry_in:.1?}"
         ),
+        ForwardEvent::Retargeted { name, from, to } => warn!(
+            target: TARGET, event = "retargeted", forward = %name, from = %from, to = %to,
+            "{name}: {from} no longer takes sessions; switched to {to}"
+        ),
         ForwardEvent::ConnectionFailed { name, peer, error } => warn!(
             target: TARGET, event = "connection_failed", forward = %name, peer = %peer,
             error = %error,

@@ -416,6 +416,53 @@ async fn a_session_ended_by_idle_timeout_is_replaced_on_the_next_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_eks_node_is_replaced_by_another_node_of_the_cluster() {
+    let sim = sim(SimConfig::default()).await;
+    let scratch = Scratch::new();
+    let ready_path = scratch.join("ready.json");
+    let mut child = Child::spawn(
+        ssm_forward(&scratch)
+            .args([
+                "--eks-cluster",
+                "demo",
+                "--remote-host",
+                "echo.sim.internal",
+            ])
+            .args(["--remote-port", "7", "--local-port", "0", "--ready-file"])
+            .arg(&ready_path)
+            .args(aws_flags(&sim)),
+    );
+    let ready = child.wait_ready(&ready_path).await;
+    let (address, first_target, first) = ready_forward(&ready, 0);
+    assert_eq!(first_target, "i-0eks0000000000002");
+    echo(address, 1_000).await;
+
+    assert!(sim.set_instance_online(&first_target, false));
+    child.wait_stderr(&format!("session {first} ended")).await;
+    // The next connection finds the node gone and moves to the other one.
+    echo(address, 1_000).await;
+    child
+        .wait_stderr(
+            "i-0eks0000000000002 no longer takes sessions; switched to i-0eks0000000000001",
+        )
+        .await;
+    let latest = sim.sessions().last().unwrap().clone();
+    assert_eq!(latest.target, "i-0eks0000000000001", "{latest:?}");
+    child
+        .wait_stderr(&format!("session {} up", latest.session_id))
+        .await;
+
+    child.signal("INT");
+    assert_eq!(
+        child.exit(EXIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
+    assert_terminated_by_flag(&sim, &latest.session_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_local_port_exits_5_before_any_session_starts() {
     let sim = sim(SimConfig::default()).await;
     let scratch = Scratch::new();

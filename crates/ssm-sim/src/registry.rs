@@ -59,6 +59,9 @@ pub enum EndCause {
     PortFailed(String),
     /// The simulator shut down.
     Shutdown,
+    /// The target lost its connection to the service
+    /// ([`crate::Simulator::set_instance_online`]).
+    InstanceLost,
 }
 
 /// Everything known about one session.

@@ -93,6 +93,9 @@ pub struct ResumeSessionOutput {
 #[derive(Debug, Clone)]
 pub struct Service {
     config: Arc<SimConfig>,
+    /// Instances taken offline at run time (their `PingStatus` reads
+    /// `ConnectionLost`).
+    lost: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     registry: Arc<Registry>,
     gateway_url: String,
 }
@@ -102,6 +105,7 @@ impl Service {
     pub fn new(config: Arc<SimConfig>, registry: Arc<Registry>, gateway_url: String) -> Self {
         Self {
             config,
+            lost: Arc::default(),
             registry,
             gateway_url,
         }
@@ -117,9 +121,51 @@ impl Service {
         &self.registry
     }
 
-    /// The managed instances.
-    pub fn instances(&self) -> &[InstanceConfig] {
-        &self.config.instances
+    /// The managed instances as they stand now (run-time losses applied).
+    pub fn instances(&self) -> Vec<InstanceConfig> {
+        self.config
+            .instances
+            .iter()
+            .map(|instance| self.current(instance))
+            .collect()
+    }
+
+    /// `instance` with its run-time connection state.
+    fn current(&self, instance: &InstanceConfig) -> InstanceConfig {
+        let mut instance = instance.clone();
+        if self.lost_ids().contains(&instance.id) {
+            instance.ping_status = "ConnectionLost".into();
+        }
+        instance
+    }
+
+    fn lost_ids(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.lost
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes an instance offline (its live sessions fail, StartSession
+    /// answers TargetNotConnected, DescribeInstanceInformation says
+    /// `ConnectionLost`) or back online. False for an unknown id.
+    pub fn set_instance_online(&self, instance_id: &str, online: bool) -> bool {
+        if self.config.instance(instance_id).is_none() {
+            return false;
+        }
+        if online {
+            self.lost_ids().remove(instance_id);
+            return true;
+        }
+        self.lost_ids().insert(instance_id.to_owned());
+        for summary in self.registry.summaries() {
+            if summary.target == instance_id && !summary.status.is_over() {
+                self.registry.with(&summary.session_id, |record| {
+                    let _ = record.agent.send(AgentInput::Lost);
+                });
+            }
+        }
+        tracing::info!(instance_id, "instance lost its connection");
+        true
     }
 
     /// Starts a session and its agent.
@@ -130,9 +176,9 @@ impl Service {
         let instance = self
             .config
             .instance(&input.target)
-            .filter(|instance| instance.is_online())
-            .ok_or_else(|| ServiceError::TargetNotConnected(input.target.clone()))?
-            .clone();
+            .map(|instance| self.current(instance))
+            .filter(InstanceConfig::is_online)
+            .ok_or_else(|| ServiceError::TargetNotConnected(input.target.clone()))?;
         let document_name = input
             .document_name
             .clone()

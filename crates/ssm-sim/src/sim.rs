@@ -217,6 +217,14 @@ impl Simulator {
             .unwrap_or(false)
     }
 
+    /// Takes an instance offline at run time (or back online): its live
+    /// sessions fail with channel_closed, StartSession answers
+    /// TargetNotConnected and DescribeInstanceInformation reports
+    /// `ConnectionLost`. False for an unknown instance id.
+    pub fn set_instance_online(&self, instance_id: &str, online: bool) -> bool {
+        self.service.set_instance_online(instance_id, online)
+    }
+
     /// Ends every live session (channel_closed to connected clients), then
     /// stops the listeners.
     pub async fn shutdown(mut self) {

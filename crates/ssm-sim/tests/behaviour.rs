@@ -440,3 +440,42 @@ async fn agent_counters_include_messages_the_client_already_has() {
         "request, complete, echo: {stats:?}"
     );
 }
+
+#[tokio::test]
+async fn a_lost_instance_fails_its_sessions_and_refuses_new_ones() {
+    let sim = sim(SimConfig::default()).await;
+    let start = start_echo_session(&sim, TARGET);
+    let mut client = RawClient::connect(&start).await;
+    client.handshake(CLIENT_VERSION).await;
+    assert!(sim.set_instance_online(TARGET, false));
+    assert!(
+        client
+            .recv_until(Duration::from_secs(5), |c| c.closed_frame.is_some())
+            .await,
+        "channel_closed after the instance went away"
+    );
+    let summary = sim
+        .wait_for(&start.session_id, Duration::from_secs(5), |s| {
+            s.status.is_over()
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.status, SessionStatus::Failed);
+    assert_eq!(summary.end_cause, Some(ssm_sim::EndCause::InstanceLost));
+    let refused = sim
+        .service()
+        .start_session(ssm_sim::service::StartSessionInput {
+            target: TARGET.into(),
+            document_name: None,
+            parameters: Default::default(),
+            reason: None,
+        })
+        .expect_err("a lost instance takes no sessions");
+    assert_eq!(refused.code(), "TargetNotConnected");
+    let lost = sim.service().instances();
+    let lost = lost.iter().find(|i| i.id == TARGET).unwrap();
+    assert_eq!(lost.ping_status, "ConnectionLost");
+    assert!(sim.set_instance_online(TARGET, true));
+    assert!(!sim.set_instance_online("i-does-not-exist", true));
+    let _again = start_echo_session(&sim, TARGET);
+}

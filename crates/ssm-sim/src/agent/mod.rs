@@ -54,6 +54,8 @@ pub enum ToClient {
 /// Inputs of an agent task.
 #[derive(Debug)]
 pub enum AgentInput {
+    /// The instance went away: end the session as failed.
+    Lost,
     /// A client socket authenticated; frames for it go to `sender`.
     /// A newer socket replaces an older one.
     Attached {
@@ -236,6 +238,14 @@ impl Agent {
                     output: String::new(),
                 };
                 self.begin_ending(ending, true);
+            }
+            AgentInput::Lost => {
+                let ending = Ending {
+                    status: SessionStatus::Failed,
+                    cause: EndCause::InstanceLost,
+                    output: format!("{} is no longer connected.", self.spec.instance.id),
+                };
+                self.begin_ending(ending, false);
             }
             AgentInput::Inject(item) => {
                 if let Some(client) = &self.client {

@@ -79,7 +79,8 @@ pub(crate) fn describe(
 ) -> Result<DescribeInstanceInformationResponse, ApiError> {
     let page_size = page_size(request.max_results)?;
     let filters = parse_filters(request.instance_information_filter_list, request.filters)?;
-    let selected = fleet::select(service.instances(), &filters);
+    let instances = service.instances();
+    let selected = fleet::select(&instances, &filters);
     let Page { items, next_token } = fleet::paginate(
         selected,
         |instance| instance.id.clone(),
