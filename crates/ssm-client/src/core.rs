@@ -129,7 +129,13 @@ impl Core {
     /// The earliest timer.
     pub(crate) fn next_timeout(&mut self) -> Option<Instant> {
         let mux = self.mux.as_ref().and_then(ssm_mux::Session::poll_timeout);
-        [self.session.poll_timeout(), mux]
+        // A partial chunk waits for the next pacing slot (see `upload_mux`).
+        let partial = if self.upload.is_empty() {
+            None
+        } else {
+            self.session.channel_mut().next_data_slot()
+        };
+        [self.session.poll_timeout(), mux, partial]
             .into_iter()
             .flatten()
             .min()
@@ -301,6 +307,15 @@ impl Core {
                 self.upload.extend_from_slice(&frame);
             }
             if self.upload.is_empty() {
+                return;
+            }
+            // A full chunk is queued at once; a partial one only when it
+            // would go out now. Otherwise it waits and fills up (a burst of
+            // new streams becomes a few full messages, not hundreds of tiny
+            // ones queued behind the pacer).
+            if self.upload.len() < self.chunk_size
+                && !self.session.channel_mut().can_send_data_now(now)
+            {
                 return;
             }
             let take = self.chunk_size.min(self.upload.len());

@@ -45,6 +45,8 @@ pub(crate) struct Driver {
     /// read and refused (each refused message costs the agent a 100 ms
     /// resend tick).
     input_held: bool,
+    /// Why the current socket is being given up (for [`LinkStatus`]).
+    loss: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -69,6 +71,7 @@ impl Driver {
             pending: VecDeque::new(),
             terminate_by: None,
             input_held: false,
+            loss: None,
             waiters: Vec::new(),
         }
     }
@@ -90,6 +93,7 @@ impl Driver {
         }
         if self.link.as_ref().is_none_or(Link::writer_gone) {
             self.link = None;
+            self.publish_loss();
             return self.reconnect().await;
         }
         self.wait(timeout).await;
@@ -99,8 +103,11 @@ impl Driver {
     /// Pumps the core and collects frames to send; returns the core's next timer.
     fn pump(&mut self, now: Instant) -> Option<Instant> {
         let mut core = self.inner.lock();
-        core.pump(now);
-        if let Some(link) = &self.link {
+        // Twice: data held back while queued messages waited (see
+        // `Core::upload_mux`) can go once those are handed to the writer.
+        for _ in 0..2 {
+            core.pump(now);
+            let Some(link) = &self.link else { break };
             let room = link.writer.capacity().saturating_sub(self.pending.len());
             for _ in 0..room {
                 let Some(frame) = core.session.poll_transmit(now) else {
@@ -116,6 +123,18 @@ impl Driver {
         }
         self.inner.publish(&mut core);
         core.next_timeout()
+    }
+
+    /// Tells watchers the socket is gone.
+    fn publish_loss(&mut self) {
+        let reason = self
+            .loss
+            .take()
+            .unwrap_or_else(|| "the socket writer failed".to_owned());
+        self.inner.link.send_modify(|link| {
+            link.connected = false;
+            link.last_loss = reason;
+        });
     }
 
     fn is_ended(&self) -> bool {
@@ -191,15 +210,21 @@ impl Driver {
                     (u16::from(f.code), f.reason.to_string())
                 });
                 info!(code, %reason, "service closed the data channel; resuming");
+                self.loss = Some(match reason.as_str() {
+                    "" => format!("closed by the service ({code})"),
+                    text => format!("closed by the service ({code} {text})"),
+                });
                 self.link = None;
             }
             Some(Ok(_)) => {}
             Some(Err(error)) => {
                 warn!(%error, "data channel socket failed; resuming");
+                self.loss = Some(format!("socket error: {error}"));
                 self.link = None;
             }
             None => {
                 info!("data channel socket closed; resuming");
+                self.loss = Some("the socket closed".to_owned());
                 self.link = None;
             }
         }
@@ -212,6 +237,7 @@ impl Driver {
         };
         if now >= link.dead_at(self.config.dead_after) {
             warn!(silent_for = ?self.config.dead_after, "no traffic from the service; reconnecting");
+            self.loss = Some(format!("nothing received for {:?}", self.config.dead_after));
             self.link = None;
             return;
         }
@@ -327,6 +353,12 @@ impl Driver {
                 core.session.handle_reconnect();
                 core.reconnects += 1;
                 info!(reconnects = core.reconnects, "data channel resumed");
+                let reconnects = core.reconnects;
+                drop(core);
+                self.inner.link.send_modify(|status| {
+                    status.connected = true;
+                    status.reconnects = reconnects;
+                });
                 self.link = Some(link);
                 Ok(true)
             }

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::core::{Core, Status};
+use crate::stats::LinkStatus;
 
 /// Requests from handles to the driver task.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ pub(crate) struct Inner {
     pub(crate) notify: Notify,
     pub(crate) session_id: String,
     pub(crate) status: watch::Sender<Status>,
+    pub(crate) link: watch::Sender<LinkStatus>,
     pub(crate) commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -32,7 +34,12 @@ impl Inner {
         commands: mpsc::UnboundedSender<Command>,
     ) -> Self {
         let (status, _) = watch::channel(Status::Connecting);
+        let (link, _) = watch::channel(LinkStatus {
+            connected: true,
+            ..LinkStatus::default()
+        });
         Self {
+            link,
             core: Mutex::new(core),
             notify: Notify::new(),
             session_id,

@@ -11,11 +11,17 @@
 //! Behind the handle one driver task owns the socket: it paces our
 //! messages under the service's rate limit, keeps a bounded window of
 //! unacked data (writers wait when it is full), stops accepting data when
-//! local readers fall behind (the agent resends later; nothing accepted is
-//! ever dropped), pings the gateway and detects dead sockets, and resumes
+//! local readers fall behind (it stops reading the socket; nothing accepted
+//! is ever dropped), pings the gateway and detects dead sockets, and resumes
 //! after any socket loss with ResumeSession for as long as the session
 //! exists. [`Session::terminate`] ends it with the TerminateSession flag
 //! and API call.
+//!
+//! This crate never logs the session token. Two of its dependencies do at
+//! trace level: `aws_smithy_runtime` (whole StartSession/ResumeSession
+//! responses) and `tungstenite` (every frame, OpenDataChannel included).
+//! Keep those targets at `debug` or below in your subscriber, as the
+//! `ssm-forward` binary does whatever `RUST_LOG` says.
 //!
 //! Not included: shell sessions and KMS encryption (port sessions never
 //! use it); the protocol itself lives in `ssm-proto` and `ssm-mux`.
@@ -42,6 +48,6 @@ pub use error::{EndReason, Error};
 pub use session::Session;
 pub use ssm_proto::session::SessionInfo;
 pub use ssm_proto::version::PortMode;
-pub use stats::SessionStats;
+pub use stats::{LinkStatus, SessionStats};
 pub use stream::Stream;
 pub use transport::install_crypto_provider;

@@ -17,7 +17,7 @@ use crate::driver::Driver;
 use crate::error::{EndReason, Error};
 use crate::inner::{Command, HandleGuard, Inner};
 use crate::link::Link;
-use crate::stats::SessionStats;
+use crate::stats::{LinkStatus, SessionStats};
 use crate::stream::Stream;
 
 /// Attempts to open the first socket before giving up.
@@ -179,6 +179,12 @@ impl Session {
             Status::Ended(reason) => Some(reason.clone()),
             _ => None,
         }
+    }
+
+    /// The data-channel connection: watch it to hear of socket losses
+    /// and resumes (the streams carry on across them).
+    pub fn link_status(&self) -> tokio::sync::watch::Receiver<LinkStatus> {
+        self.inner.link.subscribe()
     }
 
     /// Waits until the session ends and says why.

@@ -2,6 +2,20 @@
 
 use std::time::Duration;
 
+/// The data-channel connection of a session, from
+/// [`crate::Session::link_status`]: changes when a socket is lost and
+/// when a resume succeeds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkStatus {
+    /// A socket is open (false while resuming).
+    pub connected: bool,
+    /// Successful resumes so far.
+    pub reconnects: u64,
+    /// Why the latest socket was lost (empty before any loss).
+    pub last_loss: String,
+}
+
 /// Counters of one session, from [`crate::Session::stats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]

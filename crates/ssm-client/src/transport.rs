@@ -203,6 +203,43 @@ mod tests {
         assert!(matches!(refused, Err(Error::Connect(text)) if text.contains("502")));
     }
 
+    /// A TLS listener on loopback whose certificate no public root signed.
+    async fn untrusted_tls_server() -> std::net::SocketAddr {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der_key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der_key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let _ = acceptor.accept(socket).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn refuses_a_wss_server_with_an_untrusted_certificate() {
+        install_crypto_provider();
+        let addr = untrusted_tls_server().await;
+        let url = format!("wss://{addr}/v1/data-channel/s?role=publish_subscribe");
+        let error = connect(&url, false)
+            .await
+            .expect_err("untrusted certificate");
+        let Error::Connect(text) = error else {
+            panic!("not a connect error: {error:?}");
+        };
+        assert!(text.to_lowercase().contains("certificate"), "{text}");
+    }
+
     #[test]
     fn keeps_the_query_byte_for_byte() {
         let url = "wss://h/v1/data-channel/s?role=publish_subscribe&cell-number=AB+/cd==";

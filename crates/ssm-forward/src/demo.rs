@@ -413,6 +413,13 @@ fn describe(event: &ForwardEvent) -> Option<String> {
             "session start failed: {error}; retrying in {}",
             millis(*retry_in)
         )),
+        ForwardEvent::SocketLost { reason, .. } => Some(format!(
+            "connection to the service lost ({reason}); resuming"
+        )),
+        ForwardEvent::Resumed { outage, .. } => Some(format!(
+            "resumed after {}; connections kept",
+            millis(*outage)
+        )),
         ForwardEvent::Retargeted { from, to, .. } => {
             Some(format!("{from} no longer takes sessions; switched to {to}"))
         }

@@ -14,8 +14,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssm_client::{ClientConfig, Session, SessionApi, StartSessionRequest};
-use tokio::net::{TcpListener, TcpStream};
+use ssm_client::{ClientConfig, EndReason, LinkStatus, Session, SessionApi, StartSessionRequest};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{Instrument, debug, info_span, warn};
 
@@ -88,6 +88,24 @@ pub enum ForwardEvent {
         /// Agent version.
         agent_version: String,
     },
+    /// A session lost its data-channel socket and is resuming.
+    SocketLost {
+        /// Forward name.
+        name: String,
+        /// Session id.
+        session_id: String,
+        /// Why the socket went away.
+        reason: String,
+    },
+    /// A session resumed on a new socket; its connections carried on.
+    Resumed {
+        /// Forward name.
+        name: String,
+        /// Session id.
+        session_id: String,
+        /// How long it was without a socket.
+        outage: Duration,
+    },
     /// A session ended.
     SessionEnded {
         /// Forward name.
@@ -141,7 +159,25 @@ pub type EventSink = mpsc::UnboundedSender<ForwardEvent>;
 /// Binds the listener, so that "port in use" is reported before any
 /// session starts.
 pub async fn bind(spec: &ForwardSpec) -> std::io::Result<TcpListener> {
-    TcpListener::bind(spec.bind).await
+    listen(spec.bind)
+}
+
+/// Accept queue of every listener. Tokio (like std) asks for 128, and a
+/// burst beyond the queue loses SYNs that the kernel retries only after a
+/// second: kubectl or a browser opening hundreds of connections at once
+/// would see 1 s stalls. Linux caps this at `net.core.somaxconn` (4096).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `address` with a deep accept queue ([`LISTEN_BACKLOG`]).
+pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The session currently serving a forward, shared with connection tasks.
@@ -307,7 +343,7 @@ async fn supervise(
                 announce_up(&spec, &session, &events);
                 current.send_replace(Some(session.clone()));
                 let reason = tokio::select! {
-                    reason = session.closed() => reason,
+                    reason = watch_session(&spec.name, &session, &events) => reason,
                     () = stopped(&mut shutdown) => {
                         current.send_replace(None);
                         session.terminate().await;
@@ -348,6 +384,60 @@ async fn supervise(
                 delay = (delay * 2).min(MAX_RESTART_DELAY);
             }
         }
+    }
+}
+
+/// Waits for `session` to end, reporting socket losses and resumes on the
+/// way; returns why it ended.
+async fn watch_session(name: &str, session: &Session, events: &EventSink) -> EndReason {
+    let mut link = session.link_status();
+    let closed = session.closed();
+    tokio::pin!(closed);
+    let mut lost_at = None;
+    loop {
+        tokio::select! {
+            reason = &mut closed => return reason,
+            changed = link.changed() => {
+                if changed.is_err() {
+                    return closed.await;
+                }
+                let status = link.borrow_and_update().clone();
+                report_link(name, session, &status, &mut lost_at, events);
+            }
+        }
+    }
+}
+
+/// One status line per socket loss and per resume.
+fn report_link(
+    name: &str,
+    session: &Session,
+    status: &LinkStatus,
+    lost_at: &mut Option<tokio::time::Instant>,
+    events: &EventSink,
+) {
+    let name = name.to_owned();
+    let session_id = session.session_id().to_owned();
+    match (status.connected, *lost_at) {
+        (false, None) => {
+            *lost_at = Some(tokio::time::Instant::now());
+            let reason = status.last_loss.clone();
+            let _ = events.send(ForwardEvent::SocketLost {
+                name,
+                session_id,
+                reason,
+            });
+        }
+        (true, Some(at)) => {
+            *lost_at = None;
+            let outage = at.elapsed();
+            let _ = events.send(ForwardEvent::Resumed {
+                name,
+                session_id,
+                outage,
+            });
+        }
+        _ => {}
     }
 }
 

@@ -114,6 +114,8 @@ fn event_name(event: &ForwardEvent) -> &str {
         | ForwardEvent::SessionEnded { name, .. }
         | ForwardEvent::StartFailed { name, .. }
         | ForwardEvent::Retargeted { name, .. }
+        | ForwardEvent::SocketLost { name, .. }
+        | ForwardEvent::Resumed { name, .. }
         | ForwardEvent::ConnectionFailed { name, .. } => name,
     }
 }

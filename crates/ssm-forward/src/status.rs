@@ -49,27 +49,58 @@ pub fn default_filter(settings: LogSettings) -> &'static str {
     }
 }
 
+/// Libraries whose trace-level events show wire data: the AWS SDK logs
+/// whole StartSession/ResumeSession responses (the session token) and
+/// tungstenite logs every frame (OpenDataChannel carries the token).
+const WIRE_LOGGING_TARGETS: [&str; 5] = [
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_sdk_ssm",
+    "tungstenite",
+    "tokio_tungstenite",
+];
+
+/// True for events that may carry a session token or credentials. They
+/// are dropped whatever RUST_LOG says.
+pub fn may_show_secrets(metadata: &tracing::Metadata<'_>) -> bool {
+    *metadata.level() == Level::TRACE
+        && WIRE_LOGGING_TARGETS.iter().any(|prefix| {
+            metadata
+                .target()
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 /// Installs the global subscriber (stderr). RUST_LOG, when set, wins
-/// over `-v`/`-q`. Safe to call more than once (later calls do nothing).
+/// over `-v`/`-q`, except that wire-level traces that could show a
+/// session token are never printed. Safe to call more than once (later
+/// calls do nothing).
 pub fn init(settings: LogSettings) {
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(settings)));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let no_secrets = tracing_subscriber::filter::filter_fn(|metadata| !may_show_secrets(metadata));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry();
     let result = if settings.json {
-        builder
+        let layer = layer
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init()
+            .with_filter(filter)
+            .with_filter(no_secrets);
+        registry.with(layer).try_init()
     } else {
         let ansi = std::io::stderr().is_terminal();
-        builder
+        let layer = layer
             .with_ansi(ansi)
             .event_format(Human::default())
-            .try_init()
+            .with_filter(filter)
+            .with_filter(no_secrets);
+        registry.with(layer).try_init()
     };
     drop(result);
 }
@@ -185,6 +216,24 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             target: TARGET, event = "start_failed", forward = %name, error = %error,
             retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
             "{name}: could not start a session: {error}; retrying in {retry_in:.1?}"
+        ),
+        ForwardEvent::SocketLost {
+            name,
+            session_id,
+            reason,
+        } => info!(
+            target: TARGET, event = "socket_lost", forward = %name, session = %session_id,
+            reason = %reason,
+            "{name}: session {session_id} lost its connection ({reason}); resuming"
+        ),
+        ForwardEvent::Resumed {
+            name,
+            session_id,
+            outage,
+        } => info!(
+            target: TARGET, event = "resumed", forward = %name, session = %session_id,
+            outage_ms = u64::try_from(outage.as_millis()).unwrap_or(u64::MAX),
+            "{name}: session {session_id} resumed after {outage:.1?}; connections kept"
         ),
         ForwardEvent::Retargeted { name, from, to } => warn!(
             target: TARGET, event = "retargeted", forward = %name, from = %from, to = %to,

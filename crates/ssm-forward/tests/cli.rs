@@ -654,3 +654,58 @@ async fn refused_credentials_exit_4_and_say_what_to_do() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_tokens_never_reach_the_logs_even_at_trace_level() {
+    let sim = sim(SimConfig::default()).await;
+    let scratch = Scratch::new();
+    let ready_path = scratch.join("ready.json");
+    let mut child = Child::spawn(
+        ssm_forward(&scratch)
+            .env("RUST_LOG", "trace")
+            .args([
+                "-vv",
+                "--target",
+                BASTION,
+                "--remote-host",
+                "echo.sim.internal",
+            ])
+            .args(["--remote-port", "7", "--local-port", "0", "--ready-file"])
+            .arg(&ready_path)
+            .args(aws_flags(&sim)),
+    );
+    let ready = child.wait_ready(&ready_path).await;
+    let (address, _, session) = ready_forward(&ready, 0);
+    echo(address, 1_000).await;
+    // A resume fetches a second token through ResumeSession.
+    let bye = ssm_sim::Injection::Close {
+        code: 1000,
+        reason: "Bye".into(),
+    };
+    assert!(sim.inject(&session, bye));
+    let resumed = sim
+        .wait_for(&session, Duration::from_secs(20), |s| {
+            s.stats.reconnects() >= 1
+        })
+        .await
+        .unwrap();
+    assert!(resumed.stats.reconnects() >= 1, "{resumed:?}");
+    echo(address, 1_000).await;
+    child.signal("INT");
+    assert_eq!(child.exit(EXIT).await.code(), Some(0));
+
+    let tokens = sim.issued_tokens(&session);
+    assert!(tokens.len() >= 2, "{tokens:?}");
+    let logs = child.transcript();
+    assert!(
+        logs.contains("TRACE") && logs.contains("ResumeSession"),
+        "trace logging of the AWS calls was on"
+    );
+    for token in &tokens {
+        let leaks: Vec<&str> = logs
+            .lines()
+            .filter(|line| line.contains(token.as_str()))
+            .collect();
+        assert!(leaks.is_empty(), "a session token was logged: {leaks:#?}");
+    }
+}

@@ -89,6 +89,9 @@ pub struct SessionRecord {
     pub ended_at: Option<SystemTime>,
     /// Tokens issued but not yet used to open a socket.
     pub(crate) unused_tokens: Vec<String>,
+    /// Every token issued (StartSession and ResumeSession), for tests
+    /// that check a client never logs one.
+    pub(crate) issued_tokens: Vec<String>,
     /// Live counters.
     pub counters: Arc<SessionCounters>,
     /// Inputs of the session's agent task.

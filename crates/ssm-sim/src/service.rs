@@ -201,6 +201,7 @@ impl Service {
             started_at: SystemTime::now(),
             ended_at: None,
             unused_tokens: vec![token.clone()],
+            issued_tokens: vec![token.clone()],
             counters: counters.clone(),
             agent: agent_tx,
         });
@@ -232,6 +233,7 @@ impl Service {
                 }
                 let token = new_token();
                 record.unused_tokens.push(token.clone());
+                record.issued_tokens.push(token.clone());
                 Some(token)
             })
             .ok_or_else(|| ServiceError::DoesNotExist(session_id.to_owned()))?;

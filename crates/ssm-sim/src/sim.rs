@@ -170,6 +170,15 @@ impl Simulator {
         self.service.registry().summary(session_id)
     }
 
+    /// Every token issued for a session (StartSession, then each
+    /// ResumeSession), so tests can check that no client logs one.
+    pub fn issued_tokens(&self, session_id: &str) -> Vec<String> {
+        self.service
+            .registry()
+            .with(session_id, |record| record.issued_tokens.clone())
+            .unwrap_or_default()
+    }
+
     /// Every session, oldest first.
     pub fn sessions(&self) -> Vec<SessionSummary> {
         self.service.registry().summaries()

@@ -388,7 +388,6 @@ async fn port_start_delay_refuses_early_output_until_the_plugin_is_ready() {
 }
 
 #[tokio::test]
-#[ignore = "BUG (open): with latency > 0 the gateway still closes before the delayed channel_closed frame is sent"]
 async fn latency_still_delivers_channel_closed_before_the_close() {
     let sim = sim(with_realism(RealismConfig {
         latency: Duration::from_millis(50),

@@ -412,6 +412,28 @@ impl DataChannel {
         self.outgoing.capacity()
     }
 
+    /// A new stream message queued now would be transmitted at once: room
+    /// in the window, not paused, nothing else waiting, and (with pacing)
+    /// a token available. Senders that can wait use this to coalesce small
+    /// writes into fuller messages instead of queueing many small ones
+    /// behind the pacer.
+    pub fn can_send_data_now(&mut self, now: Instant) -> bool {
+        if self.paused || self.send_capacity() == 0 || self.outgoing.has_pending() {
+            return false;
+        }
+        self.pacer.as_mut().is_none_or(|pacer| pacer.has_token(now))
+    }
+
+    /// When [`Self::can_send_data_now`] may next turn true because of
+    /// pacing alone: `None` without pacing, or while queued messages wait
+    /// (their transmission is what to wait for).
+    pub fn next_data_slot(&mut self) -> Option<Instant> {
+        if self.paused || self.outgoing.has_pending() {
+            return None;
+        }
+        self.pacer.as_ref().map(Pacer::next_token_at)
+    }
+
     /// Messages sent or queued but not yet acknowledged.
     pub fn unacked(&self) -> usize {
         self.outgoing.unacked()

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 pub struct PacingConfig {
     /// Sustained messages per second.
     pub messages_per_second: u32,
-    /// Messages that may go out back to back after an idle period.
+    /// Messages that may go out back to back after an idle period
+    /// (default 8: enough for interactive traffic, small enough that a
+    /// burst of new connections is coalesced into full messages rather
+    /// than sent as dozens of tiny ones).
     pub burst: u32,
 }
 
@@ -19,7 +22,7 @@ impl Default for PacingConfig {
     fn default() -> Self {
         Self {
             messages_per_second: 900,
-            burst: 32,
+            burst: 8,
         }
     }
 }
@@ -50,6 +53,12 @@ impl Pacer {
         self.updated = self.updated.max(now);
         let earned = elapsed.as_secs_f64() / self.interval.as_secs_f64();
         self.tokens = (self.tokens + earned).min(self.burst);
+    }
+
+    /// Whether a token is available now (none is taken).
+    pub(crate) fn has_token(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= 1.0
     }
 
     /// Takes one token if available.
@@ -107,7 +116,7 @@ mod tests {
         let mut pacer = Pacer::new(PacingConfig::default(), start);
         let later = start + Duration::from_secs(60);
         let burst = (0..100).filter(|_| pacer.try_take(later)).count();
-        assert_eq!(burst, 32);
+        assert_eq!(burst, 8);
         assert!(pacer.next_token_at() > later);
     }
 }

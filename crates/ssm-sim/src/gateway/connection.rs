@@ -90,6 +90,9 @@ pub(super) struct Connection {
     closing: Option<(u16, String)>,
     /// Injected freeze: the socket is held open but never served again.
     frozen: bool,
+    /// The agent hung up while frames still waited out the latency: send
+    /// them (and any close) before ending.
+    agent_gone: bool,
 }
 
 impl Connection {
@@ -141,6 +144,7 @@ impl Connection {
             }),
             closing: None,
             frozen: false,
+            agent_gone: false,
             counters,
         }
     }
@@ -174,12 +178,16 @@ impl Connection {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Some(Exit::ClientGone),
                 Some(Ok(_)) => None,
             },
-            item = self.from_agent.recv() => match item {
+            item = self.from_agent.recv(), if !self.agent_gone => match item {
                 Some(ToClient::Frame(frame)) => self.relay_agent_frame(frame).await,
                 Some(ToClient::Close(code, reason)) if self.down.queue.is_empty() => Some(Exit::Close(code, reason)),
                 Some(ToClient::Close(code, reason)) => {
                     // Frames still waiting out the latency go first.
                     self.closing = Some((code, reason));
+                    None
+                }
+                None if self.closing.is_some() || !self.down.queue.is_empty() => {
+                    self.agent_gone = true;
                     None
                 }
                 Some(ToClient::Abort) | None => Some(Exit::Abort),
@@ -275,6 +283,9 @@ impl Connection {
             && let Some((code, reason)) = self.closing.take()
         {
             return Some(Exit::Close(code, reason));
+        }
+        if self.agent_gone && self.down.queue.is_empty() {
+            return Some(Exit::Abort);
         }
         if self.recycle_at.is_some_and(|at| at <= now) {
             SessionCounters::add(&self.counters.recycles, 1);
