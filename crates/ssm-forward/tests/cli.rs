@@ -34,6 +34,21 @@ async fn assert_terminated_by_flag(sim: &Simulator, session: &str) {
     assert_eq!(summary.stats.terminate_flags, 1, "{summary:?}");
 }
 
+/// Starts `ssm-forward ARGS --ready-file … <simulator flags>` and waits
+/// until every forward is up; the child and the ready file's contents.
+async fn start_ready(scratch: &Scratch, sim: &Simulator, args: &[&str]) -> (Child, Value) {
+    let ready_path = scratch.join("ready.json");
+    let mut child = Child::spawn(
+        ssm_forward(scratch)
+            .args(args)
+            .arg("--ready-file")
+            .arg(&ready_path)
+            .args(aws_flags(sim)),
+    );
+    let ready = child.wait_ready(&ready_path).await;
+    (child, ready)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_forward_echoes_and_ctrl_c_terminates_the_session() {
     let sim = sim(SimConfig::default()).await;
@@ -297,27 +312,14 @@ async fn list_shows_the_file_and_up_names_unknown_forwards() {
 async fn eks_cluster_picks_the_newest_agent_and_print_env_points_at_the_proxy() {
     let sim = sim(SimConfig::default()).await;
     let scratch = Scratch::new();
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(&scratch)
-            .args([
-                "--eks-cluster",
-                "demo",
-                "--remote-host",
-                "proxy.sim.internal",
-            ])
-            .args([
-                "--remote-port",
-                "8118",
-                "--local-port",
-                "0",
-                "--print-env",
-                "--ready-file",
-            ])
-            .arg(&ready_path)
-            .args(aws_flags(&sim)),
-    );
-    let ready = child.wait_ready(&ready_path).await;
+    let args = [
+        "--eks-cluster",
+        "demo",
+        "--remote-host",
+        "proxy.sim.internal",
+    ];
+    let more = ["--remote-port", "8118", "--local-port", "0", "--print-env"];
+    let (mut child, ready) = start_ready(&scratch, &sim, &[&args[..], &more].concat()).await;
     let (address, target, session) = ready_forward(&ready, 0);
     assert_eq!(target, "i-0eks0000000000002");
     assert_eq!(sim.session(&session).unwrap().target, "i-0eks0000000000002");
@@ -375,22 +377,9 @@ async fn a_session_ended_by_idle_timeout_is_replaced_on_the_next_connection() {
     };
     let sim = sim(config).await;
     let scratch = Scratch::new();
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(&scratch)
-            .args([
-                "--target",
-                BASTION,
-                "--remote-host",
-                "echo.sim.internal",
-                "--remote-port",
-                "7",
-            ])
-            .args(["--local-port", "0", "--ready-file"])
-            .arg(&ready_path)
-            .args(aws_flags(&sim)),
-    );
-    let ready = child.wait_ready(&ready_path).await;
+    let args = ["--target", BASTION, "--remote-host", "echo.sim.internal"];
+    let more = ["--remote-port", "7", "--local-port", "0"];
+    let (mut child, ready) = start_ready(&scratch, &sim, &[&args[..], &more].concat()).await;
     let (address, _, first) = ready_forward(&ready, 0);
     echo(address, 1_000).await;
     child.wait_stderr(&format!("session {first} ended")).await;
@@ -419,20 +408,14 @@ async fn a_session_ended_by_idle_timeout_is_replaced_on_the_next_connection() {
 async fn a_lost_eks_node_is_replaced_by_another_node_of_the_cluster() {
     let sim = sim(SimConfig::default()).await;
     let scratch = Scratch::new();
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(&scratch)
-            .args([
-                "--eks-cluster",
-                "demo",
-                "--remote-host",
-                "echo.sim.internal",
-            ])
-            .args(["--remote-port", "7", "--local-port", "0", "--ready-file"])
-            .arg(&ready_path)
-            .args(aws_flags(&sim)),
-    );
-    let ready = child.wait_ready(&ready_path).await;
+    let args = [
+        "--eks-cluster",
+        "demo",
+        "--remote-host",
+        "echo.sim.internal",
+    ];
+    let more = ["--remote-port", "7", "--local-port", "0"];
+    let (mut child, ready) = start_ready(&scratch, &sim, &[&args[..], &more].concat()).await;
     let (address, first_target, first) = ready_forward(&ready, 0);
     assert_eq!(first_target, "i-0eks0000000000002");
     echo(address, 1_000).await;
