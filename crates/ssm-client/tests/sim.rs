@@ -312,20 +312,28 @@ async fn expired_session_ends_with_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realistic_profile_paced_upload() {
+    realistic_echo(MIB, Duration::from_secs(60)).await;
+}
+
+/// 50 MiB each way at the realistic profile's ~1 MB/s: about a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "takes a minute; run by hand for the throughput figure"]
+async fn fifty_mib_each_way_realistic() {
+    realistic_echo(50 * MIB, Duration::from_secs(600)).await;
+}
+
+/// Echoes `len` bytes through a paced session on the realistic profile
+/// and checks the gateway's rate limit never tripped.
+async fn realistic_echo(len: usize, limit: Duration) {
     let sim = sim(SimConfig {
         realism: RealismConfig::realistic(),
         ..SimConfig::default()
     })
     .await;
     let session = echo_session(&sim, TARGET, ssm_client::ClientConfig::default()).await;
-    let data = Arc::new(pattern(MIB, 9));
+    let data = Arc::new(pattern(len, 9));
     let started = Instant::now();
-    let echoed = echo_through(
-        session.open_stream().await.unwrap(),
-        data.clone(),
-        Duration::from_secs(60),
-    )
-    .await;
+    let echoed = echo_through(session.open_stream().await.unwrap(), data.clone(), limit).await;
     assert!(echoed == *data);
     let took = started.elapsed().as_secs_f64();
     let stats = sim.session(session.session_id()).unwrap().stats;
@@ -333,9 +341,10 @@ async fn realistic_profile_paced_upload() {
         stats.rate_limit_closes, 0,
         "pacing keeps us under the gateway limit"
     );
+    let megabytes = len as f64 / 1e6;
     eprintln!(
-        "realistic 1 MiB echo: {took:.2} s ({:.2} MB/s per direction)",
-        1.048_576 / took
+        "realistic {megabytes:.1} MB echo: {took:.2} s ({:.3} MB/s per direction)",
+        megabytes / took
     );
 }
 
