@@ -39,6 +39,15 @@ impl Session {
         Some(sid)
     }
 
+    /// Received bytes of stream `sid` not yet read (0 for a stream that is
+    /// not open).
+    pub fn unread(&self, sid: StreamId) -> usize {
+        self.streams
+            .get(&sid)
+            .filter(|stream| stream.is_open())
+            .map_or(0, |stream| stream.recv.len())
+    }
+
     /// Reads received data of stream `sid` into `buf`.
     ///
     /// Buffered data always comes first, then [`ReadOutcome::Eof`] if the
