@@ -37,9 +37,19 @@ async fn assert_terminated_by_flag(sim: &Simulator, session: &str) {
 /// Starts `ssm-forward ARGS --ready-file … <simulator flags>` and waits
 /// until every forward is up; the child and the ready file's contents.
 async fn start_ready(scratch: &Scratch, sim: &Simulator, args: &[&str]) -> (Child, Value) {
+    start_ready_with(&mut ssm_forward(scratch), scratch, sim, args).await
+}
+
+/// [`start_ready`] on a prepared `command` (extra environment).
+async fn start_ready_with(
+    command: &mut tokio::process::Command,
+    scratch: &Scratch,
+    sim: &Simulator,
+    args: &[&str],
+) -> (Child, Value) {
     let ready_path = scratch.join("ready.json");
     let mut child = Child::spawn(
-        ssm_forward(scratch)
+        command
             .args(args)
             .arg("--ready-file")
             .arg(&ready_path)
@@ -642,22 +652,18 @@ async fn refused_credentials_exit_4_and_say_what_to_do() {
 async fn session_tokens_never_reach_the_logs_even_at_trace_level() {
     let sim = sim(SimConfig::default()).await;
     let scratch = Scratch::new();
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(&scratch)
-            .env("RUST_LOG", "trace")
-            .args([
-                "-vv",
-                "--target",
-                BASTION,
-                "--remote-host",
-                "echo.sim.internal",
-            ])
-            .args(["--remote-port", "7", "--local-port", "0", "--ready-file"])
-            .arg(&ready_path)
-            .args(aws_flags(&sim)),
-    );
-    let ready = child.wait_ready(&ready_path).await;
+    let args = [
+        "-vv",
+        "--target",
+        BASTION,
+        "--remote-host",
+        "echo.sim.internal",
+    ];
+    let more = ["--remote-port", "7", "--local-port", "0"];
+    let mut command = ssm_forward(&scratch);
+    command.env("RUST_LOG", "trace");
+    let (mut child, ready) =
+        start_ready_with(&mut command, &scratch, &sim, &[&args[..], &more].concat()).await;
     let (address, _, session) = ready_forward(&ready, 0);
     echo(address, 1_000).await;
     // A resume fetches a second token through ResumeSession.
