@@ -360,6 +360,9 @@ async fn run(args: Args, config: SimConfig) -> Result<()> {
     let simulator = Simulator::start(config)
         .await
         .context("starting the simulator")?;
+    // Handlers go in before the ready line: a signal sent as soon as a
+    // script sees it must shut down cleanly, not kill the process.
+    let mut signals = Signals::install()?;
     let ready = simulator.ready_info();
     announce(&ready, args.ready_file.as_deref())?;
     let registry = simulator.service().registry().clone();
@@ -368,7 +371,7 @@ async fn run(args: Args, config: SimConfig) -> Result<()> {
         .filter(|interval| !interval.is_zero())
         .map(|interval| tokio::spawn(print_stats_periodically(registry.clone(), interval)));
 
-    let signal = wait_for_signal().await?;
+    let signal = signals.recv().await?;
     tracing::info!(signal, "shutting down");
     if let Some(task) = stats {
         task.abort();
@@ -397,24 +400,47 @@ fn announce(ready: &ReadyInfo, ready_file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Waits for Ctrl-C or (on Unix) SIGTERM; returns the signal's name.
-async fn wait_for_signal() -> Result<&'static str> {
+/// Ctrl-C and (on Unix) SIGTERM, watched from creation on.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate =
-            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map(|()| "SIGINT").context("waiting for Ctrl-C"),
-            _ = terminate.recv() => Ok("SIGTERM"),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers.
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())
+                    .context("installing the SIGINT handler")?,
+                terminate: signal(SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
-        Ok("Ctrl-C")
+
+    /// Waits for the next signal; returns its name.
+    async fn recv(&mut self) -> Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok("SIGINT"),
+                _ = self.terminate.recv() => Ok("SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
     }
 }
 
