@@ -1,21 +1,29 @@
 //! The fault matrix: for mux and basic mode and each fault ssm-sim can
 //! inject, echo a transfer both ways through the `ssm-forward` binary and
-//! check it byte-exact; prints one row per case (time, reconnects, the
-//! agent's retransmits, what the faults did).
+//! check it byte-exact; one row per case (time, reconnects, retransmits on
+//! each side, what the faults did) goes to stderr and to
+//! `$CARGO_TARGET_TMPDIR/fault-matrix.md`, which CI prints.
 //!
-//! Ignored by default (minutes at full size); run it with
-//! `SSM_FAULT_MATRIX_MIB=5 cargo test -p ssm-forward --test fault_matrix --
-//! --ignored --nocapture`. The size defaults to 1 MiB each way.
+//! Runs in CI at 5 MiB each way, six cases at a time (about two minutes).
+//! `SSM_FAULT_MATRIX_MIB` changes the size, `SSM_FAULT_MATRIX_PARALLEL`
+//! the number of cases run at once (1 gives undisturbed timings):
+//! `SSM_FAULT_MATRIX_PARALLEL=1 cargo test -p ssm-forward --test
+//! fault_matrix -- --nocapture`.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{BASTION, Child, Scratch, aws_flags, echo, ready_forward, sim, ssm_forward};
 use ssm_sim::{FaultConfig, SessionStats, SimConfig};
+use tokio::sync::Semaphore;
 
 /// Old agent: basic mode.
 const OLD_AGENT: &str = "i-0old000000000000b";
+
+/// The longest one case may take (its echo, not counting the start).
+const CASE_LIMIT: Duration = Duration::from_secs(300);
 
 /// One fault of the matrix.
 struct Fault {
@@ -84,8 +92,14 @@ async fn run_case(mode: &'static str, target: &str, fault: Fault, size: usize) -
     let ready = child.wait_ready(&ready_path).await;
     let (address, _, session) = ready_forward(&ready, 0);
     let started = Instant::now();
-    echo(address, size).await;
+    let echoed = tokio::time::timeout(CASE_LIMIT, echo(address, size)).await;
     let took = started.elapsed();
+    assert!(
+        echoed.is_ok(),
+        "{mode} / {}: no echo within {CASE_LIMIT:?}\n{}",
+        fault.name,
+        child.transcript()
+    );
     child.signal("INT");
     assert_eq!(child.exit(Duration::from_secs(10)).await.code(), Some(0));
     let stats = sim.session(&session).expect("session known").stats;
@@ -97,23 +111,26 @@ async fn run_case(mode: &'static str, target: &str, fault: Fault, size: usize) -
     }
 }
 
-fn print_table(rows: &[Row], size: usize) {
-    eprintln!(
-        "\nfault matrix: {} MiB each way, echoed byte-exact through ssm-forward\n",
-        size >> 20
+fn table(rows: &[Row], size: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "fault matrix: {:.2} MiB each way, echoed byte-exact through ssm-forward\n\n",
+        size as f64 / f64::from(1 << 20)
     );
-    eprintln!(
-        "| mode | fault | time (s) | reconnects | agent retransmits | dropped | duplicated | reordered | corrupted | pauses |"
+    out.push_str(
+        "| mode | fault | time (s) | reconnects | client resends seen | agent retransmits | dropped | duplicated | reordered | corrupted | pauses |\n",
     );
-    eprintln!("|---|---|---|---|---|---|---|---|---|---|");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in rows {
         let s = &row.stats;
-        eprintln!(
-            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.mode,
             row.fault,
             row.took.as_secs_f64(),
             s.reconnects(),
+            s.client_duplicates,
             s.agent_retransmits,
             s.faults_dropped,
             s.faults_duplicated,
@@ -122,21 +139,38 @@ fn print_table(rows: &[Row], size: usize) {
             s.pauses_sent
         );
     }
+    out
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "minutes at full size; run by hand (see the file's doc)"]
 async fn every_fault_in_both_modes_echoes_byte_exact() {
-    let mib: usize = std::env::var("SSM_FAULT_MATRIX_MIB")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(1);
-    let size = mib << 20;
-    let mut rows = Vec::new();
+    let size = env_number("SSM_FAULT_MATRIX_MIB", 5) << 20;
+    let parallel = Arc::new(Semaphore::new(
+        env_number("SSM_FAULT_MATRIX_PARALLEL", 6).max(1),
+    ));
+    let mut cases = Vec::new();
     for (mode, target) in [("mux", BASTION), ("basic", OLD_AGENT)] {
         for fault in faults() {
-            rows.push(run_case(mode, target, fault, size).await);
+            let parallel = parallel.clone();
+            cases.push(tokio::spawn(async move {
+                let _turn = parallel.acquire_owned().await.unwrap();
+                run_case(mode, target, fault, size).await
+            }));
         }
     }
-    print_table(&rows, size);
+    let mut rows = Vec::new();
+    for case in cases {
+        rows.push(case.await.expect("every case echoes byte-exact"));
+    }
+    let table = table(&rows, size);
+    eprintln!("{table}");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fault-matrix.md");
+    std::fs::write(&path, &table).expect("write the matrix table");
 }

@@ -8,6 +8,19 @@ use crate::message::ClientMessage;
 /// flood of empty messages is bounded too.
 const PER_MESSAGE_CHARGE: usize = 64;
 
+/// What a message costs against the byte caps.
+fn charge(message: &ClientMessage) -> usize {
+    message.payload.len() + PER_MESSAGE_CHARGE
+}
+
+/// The limits of one direction's receive buffers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IncomingCaps {
+    pub(crate) max_reorder: usize,
+    pub(crate) max_reorder_bytes: usize,
+    pub(crate) max_delivery_bytes: usize,
+}
+
 /// What to do with a received stream message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -27,21 +40,25 @@ pub(crate) enum Verdict {
 pub(crate) struct Incoming {
     expected: i64,
     reorder: BTreeMap<i64, ClientMessage>,
+    reorder_bytes: usize,
     delivery: VecDeque<ClientMessage>,
     delivery_bytes: usize,
     max_reorder: usize,
+    max_reorder_bytes: usize,
     max_delivery_bytes: usize,
 }
 
 impl Incoming {
-    pub(crate) fn new(max_reorder: usize, max_delivery_bytes: usize) -> Self {
+    pub(crate) fn new(caps: IncomingCaps) -> Self {
         Self {
             expected: 0,
             reorder: BTreeMap::new(),
+            reorder_bytes: 0,
             delivery: VecDeque::new(),
             delivery_bytes: 0,
-            max_reorder,
-            max_delivery_bytes,
+            max_reorder: caps.max_reorder,
+            max_reorder_bytes: caps.max_reorder_bytes,
+            max_delivery_bytes: caps.max_delivery_bytes,
         }
     }
 
@@ -53,6 +70,11 @@ impl Incoming {
     /// Messages held ahead of order.
     pub(crate) fn reorder_len(&self) -> usize {
         self.reorder.len()
+    }
+
+    /// Bytes held ahead of order (payloads plus a per-message charge).
+    pub(crate) fn reorder_bytes(&self) -> usize {
+        self.reorder_bytes
     }
 
     /// Classifies and stores one stream message.
@@ -69,6 +91,7 @@ impl Incoming {
         }
         self.deliver(message);
         while let Some(next) = self.reorder.remove(&self.expected) {
+            self.reorder_bytes -= charge(&next);
             self.deliver(next);
         }
         Verdict::Accepted
@@ -79,15 +102,18 @@ impl Incoming {
         if self.reorder.contains_key(&seq) {
             return Verdict::Duplicate;
         }
-        if self.reorder.len() >= self.max_reorder {
+        let full = self.reorder.len() >= self.max_reorder
+            || self.reorder_bytes.saturating_add(charge(&message)) > self.max_reorder_bytes;
+        if full {
             return Verdict::Refused;
         }
+        self.reorder_bytes += charge(&message);
         self.reorder.insert(seq, message);
         Verdict::Buffered
     }
 
     fn deliver(&mut self, message: ClientMessage) {
-        self.delivery_bytes += message.payload.len() + PER_MESSAGE_CHARGE;
+        self.delivery_bytes += charge(&message);
         self.delivery.push_back(message);
         self.expected += 1;
     }
@@ -105,7 +131,7 @@ impl Incoming {
     /// Removes the next in-order message.
     pub(crate) fn pop(&mut self) -> Option<ClientMessage> {
         let message = self.delivery.pop_front()?;
-        self.delivery_bytes -= message.payload.len() + PER_MESSAGE_CHARGE;
+        self.delivery_bytes -= charge(&message);
         Some(message)
     }
 }

@@ -43,7 +43,7 @@ use crate::message::{
 };
 use crate::payload::{AcknowledgeContent, ChannelClosed};
 use ids::{IdGenerator, WallClock};
-use incoming::{Incoming, Verdict};
+use incoming::{Incoming, IncomingCaps, Verdict};
 use outgoing::Outgoing;
 pub use outgoing::RetransmitPolicy;
 use pacer::Pacer;
@@ -86,8 +86,12 @@ pub struct ChannelConfig {
     /// Most messages sent but not yet acked (and queued unsent); beyond
     /// it [`DataChannel::send`] returns [`SendError::WindowFull`].
     pub max_unacked: usize,
-    /// Most early messages held while waiting for a gap to fill.
+    /// Most early messages held while waiting for a gap to fill; beyond
+    /// it (or [`ChannelConfig::max_reorder_bytes`]) early messages are
+    /// refused (not acked).
     pub max_reorder: usize,
+    /// Most bytes (payloads plus 64 per message) held ahead of order.
+    pub max_reorder_bytes: usize,
     /// Bytes of in-order data waiting for [`DataChannel::poll_delivery`];
     /// beyond it new in-order data is refused (not acked).
     pub max_delivery_bytes: usize,
@@ -109,12 +113,16 @@ pub struct ChannelConfig {
 
 impl ChannelConfig {
     /// Defaults for a client: 1024-message window, all overdue messages
-    /// resent, 900 messages/s pacing.
+    /// resent, 900 messages/s pacing. Up to 10000 messages or 8 MiB are
+    /// held ahead of order: the agent has no send window and resends only
+    /// its oldest unacked message, so an early message refused here costs
+    /// a resend of its own, one per RTO (protocol.md §5.4).
     pub fn client() -> Self {
         Self {
             role: Role::Client,
             max_unacked: 1024,
-            max_reorder: 1024,
+            max_reorder: 10_000,
+            max_reorder_bytes: 8 << 20,
             max_delivery_bytes: 1 << 20,
             max_payload: MAX_PAYLOAD_SIZE,
             max_pending_control: 4096,
@@ -133,6 +141,7 @@ impl ChannelConfig {
             role: Role::Agent,
             max_unacked: 100_000,
             max_reorder: 100_000,
+            max_reorder_bytes: usize::MAX,
             retransmit: RetransmitPolicy::FrontOnly,
             resend_tick: Some(Duration::from_millis(100)),
             pacing: None,
@@ -212,7 +221,11 @@ impl DataChannel {
             clock: WallClock::new(now, unix_ms_at_now),
             ids: IdGenerator::new(id_seed),
             outgoing: Outgoing::new(config.max_unacked, config.resend_tick),
-            incoming: Incoming::new(config.max_reorder, config.max_delivery_bytes),
+            incoming: Incoming::new(IncomingCaps {
+                max_reorder: config.max_reorder,
+                max_reorder_bytes: config.max_reorder_bytes,
+                max_delivery_bytes: config.max_delivery_bytes,
+            }),
             rtt: RttEstimator::new(config.rto),
             pacer: config.pacing.map(|pacing| Pacer::new(pacing, now)),
             control: VecDeque::new(),
@@ -550,6 +563,12 @@ impl DataChannel {
     /// Early messages held in the reorder buffer.
     pub fn reorder_buffered(&self) -> usize {
         self.incoming.reorder_len()
+    }
+
+    /// Bytes held ahead of order (payloads plus 64 per message), bounded
+    /// by [`ChannelConfig::max_reorder_bytes`].
+    pub fn reorder_buffered_bytes(&self) -> usize {
+        self.incoming.reorder_bytes()
     }
 
     /// A snapshot of the counters.

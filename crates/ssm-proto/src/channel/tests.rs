@@ -237,6 +237,26 @@ fn full_reorder_buffer_refuses() {
 }
 
 #[test]
+fn reorder_buffer_is_capped_in_bytes_too() {
+    let now = Instant::now();
+    let config = ChannelConfig {
+        max_reorder_bytes: 2 * (100 + 64),
+        ..unpaced(Role::Client)
+    };
+    let mut client = DataChannel::new(config, now, 1, 1);
+    for seq in [3, 4, 5] {
+        client.handle_frame(now, &output(seq, &[7; 100])).unwrap();
+    }
+    assert_eq!(acked_seqs(&drain(&mut client, now)), vec![3, 4]);
+    assert_eq!(client.reorder_buffered_bytes(), 2 * (100 + 64));
+    for seq in 0..3 {
+        client.handle_frame(now, &output(seq, b"x")).unwrap();
+    }
+    assert_eq!(client.reorder_buffered(), 0);
+    assert_eq!(client.reorder_buffered_bytes(), 0);
+}
+
+#[test]
 fn retransmits_every_overdue_message_with_backoff() {
     let start = Instant::now();
     let mut client = channel(Role::Client, start);
