@@ -22,7 +22,7 @@ mod machine;
 mod metrics;
 mod net;
 mod plan;
-mod procfs;
+use ssm_bench::procfs;
 mod report;
 mod scenario;
 mod stats;

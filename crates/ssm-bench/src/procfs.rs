@@ -1,4 +1,4 @@
-//! CPU time and memory of one process, from /proc (Linux).
+//! CPU time, memory and open files of one process, from /proc (Linux).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 /// User plus system CPU time the process has used so far (all threads).
-pub(crate) fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     let path = format!("/proc/{pid}/stat");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     // The command name may hold spaces and parentheses: fields start
@@ -27,7 +27,7 @@ pub(crate) fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
 
 /// CPU time of each live thread, from /proc/PID/task/*/schedstat
 /// (nanoseconds, where /proc/PID/stat counts 10 ms ticks).
-pub(crate) fn thread_times(pid: u32) -> anyhow::Result<BTreeMap<u32, Duration>> {
+pub fn thread_times(pid: u32) -> anyhow::Result<BTreeMap<u32, Duration>> {
     let dir = format!("/proc/{pid}/task");
     let mut times = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
@@ -56,10 +56,7 @@ pub(crate) fn thread_times(pid: u32) -> anyhow::Result<BTreeMap<u32, Duration>> 
 /// CPU time used between two [`thread_times`] samples: what live threads
 /// added plus all of new threads (threads that exited in between are
 /// missed, which matters little for an idle process).
-pub(crate) fn cpu_between(
-    before: &BTreeMap<u32, Duration>,
-    after: &BTreeMap<u32, Duration>,
-) -> Duration {
+pub fn cpu_between(before: &BTreeMap<u32, Duration>, after: &BTreeMap<u32, Duration>) -> Duration {
     after
         .iter()
         .map(|(tid, time)| time.saturating_sub(before.get(tid).copied().unwrap_or_default()))
@@ -68,15 +65,15 @@ pub(crate) fn cpu_between(
 
 /// Resident memory now and at its peak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Memory {
+pub struct Memory {
     /// VmRSS, bytes.
-    pub(crate) rss: u64,
+    pub rss: u64,
     /// VmHWM (peak resident set), bytes.
-    pub(crate) peak: u64,
+    pub peak: u64,
 }
 
 /// Reads VmRSS and VmHWM from /proc/PID/status.
-pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
+pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     let path = format!("/proc/{pid}/status");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let field = |name: &str| -> anyhow::Result<u64> {
@@ -95,6 +92,13 @@ pub(crate) fn memory(pid: u32) -> anyhow::Result<Memory> {
         rss: field("VmRSS:")?,
         peak: field("VmHWM:")?,
     })
+}
+
+/// How many file descriptors the process has open (/proc/PID/fd).
+pub fn open_files(pid: u32) -> anyhow::Result<usize> {
+    let dir = format!("/proc/{pid}/fd");
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))?;
+    Ok(entries.filter(Result::is_ok).count())
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`; 100 if that fails).
@@ -121,6 +125,10 @@ mod tests {
         let pid = std::process::id();
         assert!(cpu_time(pid).is_ok());
         let memory = memory(pid).unwrap();
+        let files = open_files(pid).unwrap();
+        let extra = std::fs::File::open("/proc/self/status").unwrap();
+        assert_eq!(open_files(pid).unwrap(), files + 1);
+        drop(extra);
         assert!(memory.rss > 0 && memory.peak >= memory.rss);
         let before = thread_times(pid).unwrap();
         assert!(!before.is_empty());

@@ -1,0 +1,140 @@
+//! Waits for due data that lasted longer than the limit, and whether a
+//! reconnect the daemon reported explains them.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::daemon::Outage;
+
+/// Slack around a reported outage: the report is read from the daemon's
+/// stderr a little after the socket went, and data queued during the
+/// outage drains a little after it resumed.
+const OUTAGE_SLACK: Duration = Duration::from_secs(2);
+
+/// One over-long wait.
+#[derive(Debug, Clone)]
+pub(crate) struct Stall {
+    pub(crate) began: Instant,
+    pub(crate) lasted: Duration,
+    pub(crate) what: String,
+}
+
+/// Collects the stalls of every workload.
+#[derive(Debug)]
+pub(crate) struct Stalls {
+    limit: Duration,
+    seen: Mutex<Vec<Stall>>,
+    longest: Mutex<Duration>,
+}
+
+/// Stalls sorted by cause.
+#[derive(Debug, Default)]
+pub(crate) struct Classified {
+    pub(crate) limit: Duration,
+    /// The longest wait of any kind, stall or not.
+    pub(crate) longest_wait: Duration,
+    /// Over the limit while the daemon was reconnecting.
+    pub(crate) excused: Vec<Stall>,
+    /// Over the limit with no reconnect to explain it: a failure.
+    pub(crate) unexplained: Vec<Stall>,
+    pub(crate) outages: usize,
+    pub(crate) longest_outage: Duration,
+}
+
+impl Stalls {
+    pub(crate) fn new(limit: Duration) -> Self {
+        Self {
+            limit,
+            seen: Mutex::new(Vec::new()),
+            longest: Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// Notes a wait for data that began at `began` and ended now.
+    pub(crate) fn waited(&self, began: Instant, what: impl FnOnce() -> String) {
+        let lasted = began.elapsed();
+        if let Ok(mut longest) = self.longest.lock() {
+            *longest = (*longest).max(lasted);
+        }
+        if lasted > self.limit
+            && let Ok(mut seen) = self.seen.lock()
+        {
+            seen.push(Stall {
+                began,
+                lasted,
+                what: what(),
+            });
+        }
+    }
+
+    /// Splits the stalls into those a reported outage explains and the rest.
+    pub(crate) fn classify(&self, outages: &[Outage]) -> Classified {
+        let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let (excused, unexplained) = seen
+            .into_iter()
+            .partition(|stall| outages.iter().any(|outage| overlaps(stall, outage)));
+        Classified {
+            limit: self.limit,
+            longest_wait: self.longest.lock().map(|l| *l).unwrap_or_default(),
+            excused,
+            unexplained,
+            outages: outages.len(),
+            longest_outage: outages
+                .iter()
+                .filter_map(|o| o.resumed.map(|r| r - o.lost))
+                .max()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn overlaps(stall: &Stall, outage: &Outage) -> bool {
+    let stall_end = stall.began + stall.lasted;
+    let from = outage.lost.checked_sub(OUTAGE_SLACK).unwrap_or(outage.lost);
+    let to = outage
+        .resumed
+        .map_or(stall_end, |resumed| resumed + OUTAGE_SLACK);
+    stall.began <= to && stall_end >= from
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stall(began: Instant, seconds: u64) -> Stall {
+        Stall {
+            began,
+            lasted: Duration::from_secs(seconds),
+            what: "test".into(),
+        }
+    }
+
+    #[test]
+    fn only_stalls_overlapping_an_outage_are_excused() {
+        let base = Instant::now();
+        let outage = Outage {
+            lost: base + Duration::from_secs(100),
+            resumed: Some(base + Duration::from_secs(103)),
+        };
+        assert!(overlaps(&stall(base + Duration::from_secs(99), 6), &outage));
+        assert!(overlaps(
+            &stall(base + Duration::from_secs(104), 6),
+            &outage
+        ));
+        assert!(!overlaps(
+            &stall(base + Duration::from_secs(106), 6),
+            &outage
+        ));
+        assert!(!overlaps(
+            &stall(base + Duration::from_secs(90), 6),
+            &outage
+        ));
+        let open = Outage {
+            resumed: None,
+            ..outage
+        };
+        assert!(overlaps(&stall(base + Duration::from_secs(200), 6), &open));
+    }
+}
