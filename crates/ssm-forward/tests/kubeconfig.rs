@@ -132,6 +132,24 @@ fn sets_proxy_url_on_the_current_cluster_and_keeps_everything_else() {
 }
 
 #[test]
+fn the_edit_replaces_the_file_by_rename_so_readers_never_see_half_of_it() {
+    let (dir, path) = setup(0o600);
+    let before = fs::metadata(&path).unwrap().ino();
+    // A reader that opened the file before the edit keeps the old text.
+    let reader = fs::File::open(&path).unwrap();
+    run(&args(&path)).unwrap();
+    assert_ne!(
+        fs::metadata(&path).unwrap().ino(),
+        before,
+        "a new file was renamed over the old one"
+    );
+    let old = std::io::read_to_string(reader).unwrap();
+    assert_eq!(old, sample(), "the old file was not written in place");
+    assert_eq!(yaml(&path), expected(0));
+    assert_eq!(file_names(dir.path()), ["config"]);
+}
+
+#[test]
 fn named_cluster_is_changed() {
     let (_dir, path) = setup(0o600);
     let mut args = args(&path);
