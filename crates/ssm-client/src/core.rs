@@ -3,18 +3,19 @@
 //! connection (basic mode), and the wakers of the tasks waiting on them.
 
 use std::collections::{HashMap, VecDeque};
-use std::task::Waker;
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use ssm_mux::{Event as MuxEvent, StreamId};
 use ssm_proto::payload::Flag;
 use ssm_proto::session::{ClientSession, SessionEvent, SessionInfo};
-use ssm_proto::version::PortMode;
+use ssm_proto::version::{PortMode, agent_honours_terminate_flag};
 use tracing::{debug, info, warn};
 
 use crate::config::ReceiveCaps;
 use crate::error::{EndReason, Error};
+use crate::stream::StreamHandle;
 
 /// Upload bytes pulled from smux ahead of the window, in chunks.
 const UPLOAD_LOOKAHEAD_CHUNKS: usize = 8;
@@ -105,7 +106,7 @@ impl Core {
     /// Moves data between the protocol core, smux and the stream buffers,
     /// and wakes whoever can now make progress. Call after every input.
     pub(crate) fn pump(&mut self, now: Instant) {
-        self.drain_session_events();
+        self.drain_session_events(now);
         match self.mode() {
             Some(PortMode::Mux { .. }) => {
                 self.feed_mux(now);
@@ -116,6 +117,50 @@ impl Core {
             Some(PortMode::Basic | PortMode::StandardStream) => self.pump_basic(now),
             None => {}
         }
+    }
+
+    /// The driver's pump: [`Self::pump`], then frames to send into
+    /// `pending` until it holds as many as the writer has room for
+    /// (`writer_room`; `None`: no socket, nothing is collected). Twice:
+    /// data held back while queued messages waited (see `upload_mux`) can
+    /// go once those are handed to the writer.
+    pub(crate) fn pump_transmit(
+        &mut self,
+        now: Instant,
+        writer_room: Option<usize>,
+        pending: &mut VecDeque<Bytes>,
+    ) {
+        for _ in 0..2 {
+            self.pump(now);
+            let Some(room) = writer_room else { break };
+            for _ in pending.len()..room {
+                let Some(frame) = self.session.poll_transmit(now) else {
+                    break;
+                };
+                pending.push_back(frame);
+            }
+        }
+    }
+
+    /// Local readers are behind (the delivery queue is full): the driver
+    /// stops reading the socket.
+    pub(crate) fn input_held(&self) -> bool {
+        self.session.channel().is_delivery_full()
+    }
+
+    /// A new socket replaced a lost one.
+    pub(crate) fn handle_reconnect(&mut self) {
+        self.session.handle_reconnect();
+        self.reconnects += 1;
+    }
+
+    /// Queues the TerminateSession flag if the agent honours it; true if queued.
+    pub(crate) fn send_terminate_flag(&mut self, now: Instant) -> bool {
+        let honours = match &self.status {
+            Status::Ready(info) => agent_honours_terminate_flag(&info.agent_version),
+            _ => false,
+        };
+        honours && self.session.send_flag(now, Flag::TerminateSession).is_ok()
     }
 
     /// Runs protocol and smux timers.
@@ -175,10 +220,10 @@ impl Core {
         }
     }
 
-    fn drain_session_events(&mut self) {
+    fn drain_session_events(&mut self, now: Instant) {
         while let Some(event) = self.session.poll_event() {
             match event {
-                SessionEvent::HandshakeComplete(info) => self.on_ready(info),
+                SessionEvent::HandshakeComplete(info) => self.on_ready(info, now),
                 SessionEvent::HandshakeFailed(error) => {
                     self.end(EndReason::Failed(Error::Handshake(error.to_string())))
                 }
@@ -193,7 +238,7 @@ impl Core {
         }
     }
 
-    fn on_ready(&mut self, info: SessionInfo) {
+    fn on_ready(&mut self, info: SessionInfo, now: Instant) {
         info!(mode = ?info.mode, agent_version = %info.agent_version, "session ready");
         if let PortMode::Mux { smux_keepalive } = info.mode {
             let config = ssm_mux::Config {
@@ -202,7 +247,7 @@ impl Core {
                 max_stream_receive_buffer: self.receive_caps.stream,
                 ..ssm_mux::Config::default()
             };
-            match ssm_mux::Session::new(ssm_mux::Role::Client, config, Instant::now()) {
+            match ssm_mux::Session::new(ssm_mux::Role::Client, config, now) {
                 Ok(mux) => self.mux = Some(mux),
                 Err(error) => {
                     return self.end(EndReason::Failed(Error::Handshake(error.to_string())));
@@ -327,8 +372,32 @@ impl Core {
         }
     }
 
+    /// Opens a stream: at once in mux mode; in basic mode when the
+    /// connection is free, else `waker` is queued for the next release.
+    pub(crate) fn poll_open_stream(&mut self, waker: &Waker) -> Poll<Result<StreamHandle, Error>> {
+        if let Some(reason) = self.ended() {
+            return Poll::Ready(Err(reason.to_error()));
+        }
+        match self.mode() {
+            Some(PortMode::Mux { .. }) => {
+                Poll::Ready(self.open_mux_stream().map(StreamHandle::mux))
+            }
+            Some(_) if self.basic.active.is_none() => {
+                self.basic.next_key = self.basic.next_key.wrapping_add(1);
+                let key = self.basic.next_key;
+                self.basic.active = Some(key);
+                self.add_stream(key);
+                Poll::Ready(Ok(StreamHandle::basic(key)))
+            }
+            _ => {
+                self.basic.openers.push_back(waker.clone());
+                Poll::Pending
+            }
+        }
+    }
+
     /// Opens an smux stream.
-    pub(crate) fn open_mux_stream(&mut self) -> Result<StreamId, Error> {
+    fn open_mux_stream(&mut self) -> Result<StreamId, Error> {
         let mux = self
             .mux
             .as_mut()

@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use ssm_proto::payload::Flag;
-use ssm_proto::version::agent_honours_terminate_flag;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
@@ -103,20 +101,9 @@ impl Driver {
     /// Pumps the core and collects frames to send; returns the core's next timer.
     fn pump(&mut self, now: Instant) -> Option<Instant> {
         let mut core = self.inner.lock();
-        // Twice: data held back while queued messages waited (see
-        // `Core::upload_mux`) can go once those are handed to the writer.
-        for _ in 0..2 {
-            core.pump(now);
-            let Some(link) = &self.link else { break };
-            let room = link.writer.capacity().saturating_sub(self.pending.len());
-            for _ in 0..room {
-                let Some(frame) = core.session.poll_transmit(now) else {
-                    break;
-                };
-                self.pending.push_back(frame);
-            }
-        }
-        let held = core.session.channel().is_delivery_full();
+        let room = self.link.as_ref().map(|link| link.writer.capacity());
+        core.pump_transmit(now, room, &mut self.pending);
+        let held = core.input_held();
         if held != self.input_held {
             debug!(held, "local readers behind; socket reads paused or resumed");
             self.input_held = held;
@@ -267,12 +254,7 @@ impl Driver {
             return;
         }
         let now = Instant::now();
-        let mut core = self.inner.lock();
-        let honours = match &core.status {
-            Status::Ready(info) => agent_honours_terminate_flag(&info.agent_version),
-            _ => false,
-        };
-        let sent = honours && core.session.send_flag(now, Flag::TerminateSession).is_ok();
+        let sent = self.inner.lock().send_terminate_flag(now);
         self.terminate_by = Some(if sent && self.link.is_some() {
             now + self.config.terminate_grace
         } else {
@@ -350,8 +332,7 @@ impl Driver {
         match Link::open(&self.stream_url, &token, &self.client_id, &self.config).await {
             Ok(link) => {
                 let mut core = self.inner.lock();
-                core.session.handle_reconnect();
-                core.reconnects += 1;
+                core.handle_reconnect();
                 info!(reconnects = core.reconnects, "data channel resumed");
                 let reconnects = core.reconnects;
                 drop(core);

@@ -2,11 +2,9 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ssm_proto::session::{ClientSession, SessionInfo};
-use ssm_proto::version::PortMode;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug, info_span, warn};
 
@@ -134,38 +132,9 @@ impl Session {
     /// be open at once; in basic mode (old agents) this waits until the
     /// previous stream is dropped.
     pub async fn open_stream(&self) -> Result<Stream, Error> {
-        let stream = poll_fn(|cx| {
-            let mut core = self.inner.lock();
-            if let Some(reason) = core.ended() {
-                return Poll::Ready(Err(reason.to_error()));
-            }
-            match core.mode() {
-                Some(PortMode::Mux { .. }) => {
-                    let sid = core.open_mux_stream();
-                    Poll::Ready(
-                        sid.map(|sid| Stream::mux(self.inner.clone(), sid, self.guard.clone())),
-                    )
-                }
-                Some(_) if core.basic.active.is_none() => {
-                    core.basic.next_key = core.basic.next_key.wrapping_add(1);
-                    let key = core.basic.next_key;
-                    core.basic.active = Some(key);
-                    core.add_stream(key);
-                    Poll::Ready(Ok(Stream::basic(
-                        self.inner.clone(),
-                        key,
-                        self.guard.clone(),
-                    )))
-                }
-                _ => {
-                    core.basic.openers.push_back(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await?;
+        let handle = poll_fn(|cx| self.inner.lock().poll_open_stream(cx.waker())).await?;
         self.inner.notify.notify_one();
-        Ok(stream)
+        Ok(Stream::new(self.inner.clone(), handle, self.guard.clone()))
     }
 
     /// A snapshot of the counters.

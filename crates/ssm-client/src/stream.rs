@@ -20,6 +20,110 @@ enum Kind {
     Basic,
 }
 
+/// What a stream handle knows of itself; its operations work on the
+/// locked [`Core`] (the sans-IO part of [`Stream`]).
+#[derive(Debug)]
+pub(crate) struct StreamHandle {
+    key: u32,
+    kind: Kind,
+    closed: bool,
+}
+
+impl StreamHandle {
+    pub(crate) fn mux(sid: StreamId) -> Self {
+        Self {
+            key: sid.0,
+            kind: Kind::Mux(sid),
+            closed: false,
+        }
+    }
+
+    pub(crate) fn basic(key: u32) -> Self {
+        Self {
+            key,
+            kind: Kind::Basic,
+            closed: false,
+        }
+    }
+
+    /// The smux stream id (mux mode) or the basic-mode key.
+    pub(crate) fn key(&self) -> u32 {
+        self.key
+    }
+
+    /// Closed by [`Self::close`].
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Reads into `buf`; `Ready(Ok)` with nothing filled is EOF.
+    pub(crate) fn poll_read(
+        &mut self,
+        core: &mut Core,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.closed {
+            return Poll::Ready(Ok(()));
+        }
+        match self.kind {
+            Kind::Mux(sid) => read_mux(core, self.key, sid, cx, buf),
+            Kind::Basic => read_basic(core, self.key, cx, buf),
+        }
+    }
+
+    /// Writes a prefix of `data`; `Pending` when nothing could be taken.
+    pub(crate) fn poll_write(
+        &mut self,
+        core: &mut Core,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        now: Instant,
+    ) -> Poll<io::Result<usize>> {
+        if self.closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if let Some(error) = stream_failure(core, self.key) {
+            return Poll::Ready(Err(error));
+        }
+        let written = match self.kind {
+            Kind::Mux(sid) => match core.mux.as_mut().map(|mux| mux.write(sid, data)) {
+                Some(Ok(n)) => n,
+                Some(Err(error)) => return Poll::Ready(Err(error.into())),
+                None => return Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+            },
+            Kind::Basic => write_basic(core, data, now)?,
+        };
+        if written == 0 && !data.is_empty() {
+            if let Some(slot) = core.streams.get_mut(&self.key) {
+                slot.write_waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(written))
+    }
+
+    /// Closes the stream (smux `FIN`, or DisconnectToPort in basic mode);
+    /// false if it was closed already.
+    pub(crate) fn close(&mut self, core: &mut Core, now: Instant) -> bool {
+        if self.closed {
+            return false;
+        }
+        self.closed = true;
+        match self.kind {
+            Kind::Mux(sid) => {
+                if let Some(mux) = core.mux.as_mut() {
+                    let _ = mux.close(sid);
+                }
+            }
+            Kind::Basic => core.release_basic(self.key, now),
+        }
+        core.streams.remove(&self.key);
+        debug!(stream = self.key, "stream closed");
+        true
+    }
+}
+
 /// One connection to the remote destination, multiplexed over the
 /// session (mux mode) or owning the session's single raw connection
 /// (basic mode, for old agents).
@@ -32,54 +136,30 @@ enum Kind {
 #[derive(Debug)]
 pub struct Stream {
     inner: Arc<Inner>,
-    key: u32,
-    kind: Kind,
-    closed: bool,
+    handle: StreamHandle,
     _guard: Arc<HandleGuard>,
 }
 
 impl Stream {
-    pub(crate) fn mux(inner: Arc<Inner>, sid: StreamId, guard: Arc<HandleGuard>) -> Self {
+    pub(crate) fn new(inner: Arc<Inner>, handle: StreamHandle, guard: Arc<HandleGuard>) -> Self {
         Self {
             inner,
-            key: sid.0,
-            kind: Kind::Mux(sid),
-            closed: false,
-            _guard: guard,
-        }
-    }
-
-    pub(crate) fn basic(inner: Arc<Inner>, key: u32, guard: Arc<HandleGuard>) -> Self {
-        Self {
-            inner,
-            key,
-            kind: Kind::Basic,
-            closed: false,
+            handle,
             _guard: guard,
         }
     }
 
     /// The smux stream id (mux mode), for logs.
     pub fn id(&self) -> u32 {
-        self.key
+        self.handle.key()
     }
 
     fn close_now(&mut self) {
-        if self.closed {
+        if self.handle.is_closed() {
             return;
         }
-        self.closed = true;
         let mut core = self.inner.lock();
-        match self.kind {
-            Kind::Mux(sid) => {
-                if let Some(mux) = core.mux.as_mut() {
-                    let _ = mux.close(sid);
-                }
-            }
-            Kind::Basic => core.release_basic(self.key, Instant::now()),
-        }
-        core.streams.remove(&self.key);
-        debug!(stream = self.key, "stream closed");
+        self.handle.close(&mut core, Instant::now());
         drop(core);
         self.inner.notify.notify_one();
     }
@@ -99,14 +179,11 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.closed {
+        if this.handle.is_closed() {
             return Poll::Ready(Ok(()));
         }
         let mut core = this.inner.lock();
-        let result = match this.kind {
-            Kind::Mux(sid) => read_mux(&mut core, this.key, sid, cx, buf),
-            Kind::Basic => read_basic(&mut core, this.key, cx, buf),
-        };
+        let result = this.handle.poll_read(&mut core, cx, buf);
         drop(core);
         if matches!(result, Poll::Ready(Ok(()))) {
             this.inner.notify.notify_one();
@@ -186,30 +263,16 @@ impl AsyncWrite for Stream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.closed {
+        if this.handle.is_closed() {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
         let mut core = this.inner.lock();
-        if let Some(error) = stream_failure(&core, this.key) {
-            return Poll::Ready(Err(error));
-        }
-        let written = match this.kind {
-            Kind::Mux(sid) => match core.mux.as_mut().map(|mux| mux.write(sid, data)) {
-                Some(Ok(n)) => n,
-                Some(Err(error)) => return Poll::Ready(Err(error.into())),
-                None => return Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
-            },
-            Kind::Basic => write_basic(&mut core, data)?,
-        };
-        if written == 0 && !data.is_empty() {
-            if let Some(slot) = core.streams.get_mut(&this.key) {
-                slot.write_waker = Some(cx.waker().clone());
-            }
-            return Poll::Pending;
-        }
+        let result = this.handle.poll_write(&mut core, cx, data, Instant::now());
         drop(core);
-        this.inner.notify.notify_one();
-        Poll::Ready(Ok(written))
+        if matches!(result, Poll::Ready(Ok(_))) {
+            this.inner.notify.notify_one();
+        }
+        result
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -223,13 +286,13 @@ impl AsyncWrite for Stream {
     }
 }
 
-fn write_basic(core: &mut Core, data: &[u8]) -> io::Result<usize> {
+fn write_basic(core: &mut Core, data: &[u8], now: Instant) -> io::Result<usize> {
     if core.session.channel().send_capacity() == 0 {
         return Ok(0);
     }
     let n = data.len().min(core.chunk_size);
     core.session
-        .send_output(Instant::now(), Bytes::copy_from_slice(&data[..n]))
+        .send_output(now, Bytes::copy_from_slice(&data[..n]))
         .map_err(|error| io::Error::other(error.to_string()))?;
     Ok(n)
 }
