@@ -8,6 +8,11 @@ use ssm_proto::session::SessionConfig;
 /// Smallest receive cap we accept: one full smux frame and change.
 const MIN_RECEIVE_BUFFER: usize = 64 * 1024;
 
+/// Frames queued for the writer task. Kept short: a frame counts as sent
+/// (its retransmission timer runs) once it leaves the protocol core, and
+/// acks queue behind data here, so a long local queue inflates RTT.
+pub(crate) const WRITER_QUEUE: usize = 32;
+
 /// Receive caps of a session, already clamped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReceiveCaps {

@@ -192,6 +192,12 @@ impl Core {
         in_mux + self.basic.inbox_bytes
     }
 
+    /// Bytes of an Output message smux has not consumed yet.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn mux_backlog_len(&self) -> usize {
+        self.mux_backlog.as_ref().map_or(0, Bytes::len)
+    }
+
     /// Ends the session (first reason wins) and wakes everyone.
     pub(crate) fn end(&mut self, reason: EndReason) {
         if matches!(self.status, Status::Ended(_)) {

@@ -26,18 +26,28 @@
 //! Not included: shell sessions and KMS encryption (port sessions never
 //! use it); the protocol itself lives in `ssm-proto` and `ssm-mux`.
 
+// Without `net` only the `fuzzing` facade (if any) uses the session core.
+#![cfg_attr(not(feature = "net"), allow(dead_code, unused_imports))]
+
 pub mod api;
 #[cfg(feature = "aws")]
 mod aws;
 mod config;
 mod core;
+#[cfg(feature = "net")]
 mod driver;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod inner;
+#[cfg(feature = "net")]
 mod link;
+#[cfg(feature = "net")]
 mod session;
 mod stats;
 mod stream;
+#[cfg(feature = "net")]
 mod transport;
 
 pub use api::{ApiError, SessionApi, StartSessionRequest, StartedSession};
@@ -45,9 +55,11 @@ pub use api::{ApiError, SessionApi, StartSessionRequest, StartedSession};
 pub use aws::{AwsOptions, AwsSessionApi, https_client, load_sdk_config, simulator_sdk_config};
 pub use config::ClientConfig;
 pub use error::{EndReason, Error};
+#[cfg(feature = "net")]
 pub use session::Session;
 pub use ssm_proto::session::SessionInfo;
 pub use ssm_proto::version::PortMode;
 pub use stats::{LinkStatus, SessionStats};
 pub use stream::Stream;
+#[cfg(feature = "net")]
 pub use transport::install_crypto_provider;

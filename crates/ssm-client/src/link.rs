@@ -13,14 +13,9 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::debug;
 
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, WRITER_QUEUE};
 use crate::error::Error;
 use crate::transport::{self, WsStream};
-
-/// Frames queued for the writer task. Kept short: a frame counts as sent
-/// (its retransmission timer runs) once it leaves the protocol core, and
-/// acks queue behind data here, so a long local queue inflates RTT.
-pub(crate) const WRITER_QUEUE: usize = 32;
 
 /// What the writer task sends.
 #[derive(Debug)]
