@@ -171,19 +171,27 @@ impl Payload {
     }
 }
 
-fn request(
+impl Version {
+    /// The `AgentVersion` string.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            Self::Mux => "3.3.987.0",
+            Self::Basic => "3.0.196.0",
+            Self::Keepalive => "3.1.1511.0",
+            Self::Any(text) => text,
+        }
+    }
+}
+
+/// A HandshakeRequest payload.
+pub(crate) fn request(
     version: Version,
     session_type: SessionType,
     kms: bool,
     extra_action: Option<String>,
     port_type: Option<String>,
 ) -> Bytes {
-    let version = match version {
-        Version::Mux => "3.3.987.0".to_owned(),
-        Version::Basic => "3.0.196.0".to_owned(),
-        Version::Keepalive => "3.1.1511.0".to_owned(),
-        Version::Any(text) => text,
-    };
+    let version = version.text();
     let mut actions = Vec::new();
     let properties = json!({
         "portNumber": "8118",

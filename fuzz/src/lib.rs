@@ -1,4 +1,4 @@
-//! Fuzz harnesses for `ssm-proto` (and `ssm-mux`), shared by the
+//! Fuzz harnesses for `ssm-proto`, `ssm-mux` and `ssm-client`, shared by the
 //! cargo-fuzz targets in `fuzz_targets/` and by the seed tests in
 //! `tests/seeds.rs`. Each module panics on a broken invariant; the target
 //! files document what each one checks.
@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod channel_ops;
+pub mod client_driver;
 pub mod client_message;
 pub mod client_session;
 pub mod payloads;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use ssm_forward_fuzz::seed::{Encode, Encoder};
 use ssm_forward_fuzz::{
-    channel_ops, client_message, client_session, payloads, smux_frame, smux_session,
+    channel_ops, client_driver, client_message, client_session, payloads, smux_frame, smux_session,
 };
 use ssm_mux::SessionError;
 use ssm_proto::message::{FLAGS_ACK, FLAGS_SYN, payload_digest};
@@ -591,6 +591,245 @@ fn smux_session_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Roomy limits: 1 KiB chunks, a 32-message window, 4 KiB session and
+/// 1 KiB stream receive caps, an 8 KiB delivery queue, 4 KiB agent frames.
+fn driver_setup() -> client_driver::Setup {
+    client_driver::Setup {
+        chunk_size: 1023,
+        max_unacked: 31,
+        paced: false,
+        session_receive: 4095,
+        stream_receive: 1023,
+        max_delivery: 8191,
+        agent_frame: 4095,
+    }
+}
+
+fn driver_seed(
+    name: &'static str,
+    make: impl Fn() -> client_driver::Input,
+    expect: impl Fn(client_driver::Outcome) -> bool,
+) -> (&'static str, Vec<u8>) {
+    let mut encoder = Encoder::default();
+    make().encode(&mut encoder);
+    let bytes = encoder.finish_checked(&make());
+    let outcome = client_driver::run(make());
+    assert!(expect(outcome), "{name}: {outcome:?}");
+    (name, bytes)
+}
+
+fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use client_driver::Op::*;
+    use client_driver::{Input, PortType};
+    use client_session::{Kind, SessionType, Version};
+    use ssm_client::PortMode;
+    let input = |ops| Input {
+        setup: driver_setup(),
+        ops,
+    };
+    let handshake = |version| {
+        vec![
+            Request {
+                version,
+                session_type: SessionType::Port,
+                kms: false,
+                port_type: PortType::Local,
+            },
+            Exchange,
+            Complete,
+            Exchange,
+        ]
+    };
+    let bytes = |data: &[u8]| data.to_vec();
+    let mux = Some(PortMode::Mux {
+        smux_keepalive: false,
+    });
+    vec![
+        driver_seed(
+            "mux_echo",
+            || {
+                let mut ops = handshake(Version::Mux);
+                ops.extend([
+                    Open,
+                    Write {
+                        stream: 0,
+                        data: bytes(b"hello"),
+                        repeat: 0,
+                    },
+                    Exchange,
+                    AgentWrite {
+                        stream: 0,
+                        data: bytes(b"world"),
+                        repeat: 0,
+                    },
+                    AgentFlush { chunk: 3 },
+                    Exchange,
+                    Read { stream: 0, len: 99 },
+                    Close { stream: 0 },
+                    Exchange,
+                ]);
+                input(ops)
+            },
+            |o| o.mode == mux && o.opened == 1 && o.read == 5 && o.uploaded == 5 && o.checked,
+        ),
+        driver_seed(
+            "basic_handover",
+            || {
+                let mut ops = handshake(Version::Basic);
+                ops.extend([
+                    Open,
+                    Open,
+                    AgentBytes {
+                        data: bytes(b"abc"),
+                        repeat: 0,
+                    },
+                    AgentFlush { chunk: 0 },
+                    Exchange,
+                    Read { stream: 0, len: 1 },
+                    Write {
+                        stream: 0,
+                        data: bytes(b"x"),
+                        repeat: 0,
+                    },
+                    Close { stream: 0 },
+                    Exchange,
+                    Settle,
+                    AgentBytes {
+                        data: bytes(b"de"),
+                        repeat: 0,
+                    },
+                    AgentFlush { chunk: 1023 },
+                    Exchange,
+                    Read { stream: 1, len: 99 },
+                ]);
+                input(ops)
+            },
+            |o| {
+                o.mode == Some(PortMode::Basic)
+                    && o.opened == 2
+                    && o.read == 3
+                    && o.uploaded == 1
+                    && o.checked
+            },
+        ),
+        driver_seed(
+            "resume_pause_backpressure",
+            || {
+                let mut ops = handshake(Version::Keepalive);
+                ops.extend([
+                    Open,
+                    Open,
+                    Exchange,
+                    AgentWrite {
+                        stream: 0,
+                        data: bytes(b"0123456789abcdef"),
+                        repeat: 255,
+                    },
+                    AgentWrite {
+                        stream: 1,
+                        data: bytes(b"z"),
+                        repeat: 9,
+                    },
+                    AgentFlush { chunk: 1023 },
+                    Exchange,
+                    Read { stream: 1, len: 99 },
+                    SocketLost,
+                    Write {
+                        stream: 0,
+                        data: bytes(b"up"),
+                        repeat: 99,
+                    },
+                    Timeout,
+                    Resume,
+                    Publication(false),
+                    Exchange,
+                    Publication(true),
+                    Exchange,
+                    Read {
+                        stream: 0,
+                        len: 8191,
+                    },
+                    Exchange,
+                    Settle,
+                    Advance(9999),
+                    Timeout,
+                    Exchange,
+                ]);
+                input(ops)
+            },
+            |o| {
+                o.mode
+                    == Some(PortMode::Mux {
+                        smux_keepalive: true,
+                    })
+                    && !o.ended
+                    && o.read > 4096
+                    && o.uploaded == 200
+                    && o.checked
+            },
+        ),
+        driver_seed(
+            "hostile_gateway_then_closed",
+            || {
+                let mut ops = handshake(Version::Mux);
+                ops.extend([
+                    Open,
+                    Write {
+                        stream: 0,
+                        data: bytes(b"q"),
+                        repeat: 0,
+                    },
+                    Flush(9),
+                    AgentWrite {
+                        stream: 0,
+                        data: bytes(b"r"),
+                        repeat: 0,
+                    },
+                    AgentFlush { chunk: 9 },
+                    Replay(2),
+                    Crafted {
+                        kind: Kind::Pause,
+                        seq: 7,
+                        payload_type: 0,
+                        bytes: vec![],
+                    },
+                    Raw(bytes(b"junk")),
+                    Deliver { count: 9, skip: 1 },
+                    AgentFrame {
+                        cmd: smux_session::FrameCmd::Psh,
+                        sid: 3,
+                        payload: bytes(b"x"),
+                    },
+                    AgentFlag(3),
+                    AgentFlush { chunk: 9 },
+                    Exchange,
+                    Read { stream: 0, len: 9 },
+                    Closed("bye".to_owned()),
+                    Exchange,
+                    Open,
+                    Read { stream: 0, len: 9 },
+                    Write {
+                        stream: 0,
+                        data: bytes(b"late"),
+                        repeat: 0,
+                    },
+                ]);
+                input(ops)
+            },
+            |o| o.mode == mux && o.ended && o.opened == 1,
+        ),
+        driver_seed(
+            "terminate",
+            || {
+                let mut ops = handshake(Version::Mux);
+                ops.extend([Open, Terminate, Exchange, Read { stream: 0, len: 9 }]);
+                input(ops)
+            },
+            |o| o.mode == mux && o.ended && o.opened == 1,
+        ),
+    ]
+}
+
 fn seeds_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("seeds")
@@ -653,4 +892,9 @@ fn smux_frame() {
 #[test]
 fn smux_session() {
     check_or_write("smux_session", smux_session_seeds());
+}
+
+#[test]
+fn client_driver() {
+    check_or_write("client_driver", client_driver_seeds());
 }
