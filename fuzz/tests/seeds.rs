@@ -644,34 +644,33 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mux = Some(PortMode::Mux {
         smux_keepalive: false,
     });
-    vec![
-        driver_seed(
-            "mux_echo",
-            || {
-                let mut ops = handshake(Version::Mux);
-                ops.extend([
-                    Open,
-                    Write {
-                        stream: 0,
-                        data: bytes(b"hello"),
-                        repeat: 0,
-                    },
-                    Exchange,
-                    AgentWrite {
-                        stream: 0,
-                        data: bytes(b"world"),
-                        repeat: 0,
-                    },
-                    AgentFlush { chunk: 3 },
-                    Exchange,
-                    Read { stream: 0, len: 99 },
-                    Close { stream: 0 },
-                    Exchange,
-                ]);
-                input(ops)
+    let mux_echo = || {
+        let mut ops = handshake(Version::Mux);
+        ops.extend([
+            Open,
+            Write {
+                stream: 0,
+                data: bytes(b"hello"),
+                repeat: 0,
             },
-            |o| o.mode == mux && o.opened == 1 && o.read == 5 && o.uploaded == 5 && o.checked,
-        ),
+            Exchange,
+            AgentWrite {
+                stream: 0,
+                data: bytes(b"world"),
+                repeat: 0,
+            },
+            AgentFlush { chunk: 3 },
+            Exchange,
+            Read { stream: 0, len: 99 },
+            Close { stream: 0 },
+            Exchange,
+        ]);
+        input(ops)
+    };
+    vec![
+        driver_seed("mux_echo", mux_echo, |o| {
+            o.mode == mux && o.opened == 1 && o.read == 5 && o.uploaded == 5 && o.checked
+        }),
         driver_seed(
             "basic_handover",
             || {
@@ -817,6 +816,19 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                 input(ops)
             },
             |o| o.mode == mux && o.ended && o.opened == 1,
+        ),
+        // The HandshakeResponse was refused as larger than `chunk_size`,
+        // so the client went ready without answering the agent.
+        driver_seed(
+            "regression_small_chunk",
+            || Input {
+                setup: client_driver::Setup {
+                    chunk_size: 1,
+                    ..driver_setup()
+                },
+                ..mux_echo()
+            },
+            |o| o.mode == mux && o.read == 5 && o.uploaded == 5 && o.checked,
         ),
         driver_seed(
             "terminate",

@@ -25,7 +25,8 @@ pub(crate) struct ReceiveCaps {
 /// Settings of a [`crate::Session`]. `Default` is right for real AWS.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
-    /// Largest Output payload we send (the service's proven size is 1024).
+    /// Largest Output payload we send (the service's proven size is 1024);
+    /// clamped to 1 ..= `ssm_proto::message::MAX_PAYLOAD_SIZE`.
     pub chunk_size: usize,
     /// Pacing of our stream-data messages; `None` sends as fast as the
     /// window allows. Default 900 messages/s, under the gateway's
@@ -100,7 +101,9 @@ impl ClientConfig {
         SessionConfig {
             channel: ChannelConfig {
                 max_unacked: self.max_unacked.max(1),
-                max_payload: self.chunk_size.max(1),
+                // Not `chunk_size`: that cuts stream data only (in the
+                // core); control payloads such as the HandshakeResponse
+                // are larger than a small chunk.
                 pacing: self.pacing,
                 ..ChannelConfig::client()
             },

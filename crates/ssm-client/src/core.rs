@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use ssm_mux::{Event as MuxEvent, StreamId};
+use ssm_proto::message::MAX_PAYLOAD_SIZE;
 use ssm_proto::payload::Flag;
 use ssm_proto::session::{ClientSession, SessionEvent, SessionInfo};
 use ssm_proto::version::{PortMode, agent_honours_terminate_flag};
@@ -87,7 +88,7 @@ impl Core {
             upload: BytesMut::new(),
             streams: HashMap::new(),
             basic: BasicState::default(),
-            chunk_size: chunk_size.max(1),
+            chunk_size: chunk_size.clamp(1, MAX_PAYLOAD_SIZE),
             receive_caps,
             next_order: 0,
             reconnects: 0,
