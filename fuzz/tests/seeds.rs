@@ -830,6 +830,22 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             },
             |o| o.mode == mux && o.read == 5 && o.uploaded == 5 && o.checked,
         ),
+        // Shutting a stream down left a read waiting on it (another task,
+        // as after `tokio::io::split`) unwoken.
+        driver_seed(
+            "regression_close_wakes_reader",
+            || {
+                let mut ops = handshake(Version::Mux);
+                ops.extend([
+                    Open,
+                    Read { stream: 0, len: 9 },
+                    Close { stream: 0 },
+                    Settle,
+                ]);
+                input(ops)
+            },
+            |o| o.mode == mux && o.opened == 1 && !o.ended,
+        ),
         driver_seed(
             "terminate",
             || {

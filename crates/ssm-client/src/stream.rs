@@ -11,7 +11,7 @@ use ssm_mux::{ReadOutcome, StreamError, StreamId};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tracing::debug;
 
-use crate::core::Core;
+use crate::core::{Core, wake};
 use crate::inner::{HandleGuard, Inner};
 
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +118,12 @@ impl StreamHandle {
             }
             Kind::Basic => core.release_basic(self.key, now),
         }
-        core.streams.remove(&self.key);
+        // A task of the other half (e.g. after `tokio::io::split`) may wait
+        // on it: it sees the stream closed now.
+        if let Some(mut slot) = core.streams.remove(&self.key) {
+            wake(&mut slot.read_waker);
+            wake(&mut slot.write_waker);
+        }
         debug!(stream = self.key, "stream closed");
         true
     }
