@@ -20,16 +20,18 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
+use serde_json::json;
 use ssm_client::fuzzing::{Client, Limits, StreamRef, WRITER_QUEUE};
 use ssm_client::{ClientConfig, EndReason, PortMode};
 use ssm_mux::frame::{Cmd, FrameHeader, MAX_PAYLOAD_LEN, UPD_PAYLOAD_LEN};
 use ssm_mux::{KeepAlive, ReadOutcome, Role, SessionError, StreamId};
 use ssm_proto::channel::{ChannelConfig, DataChannel, PacingConfig};
 use ssm_proto::payload::{AcknowledgeContent, ChannelClosed, Flag, HandshakeComplete};
+use ssm_proto::session::PORT_SESSION_TYPE;
 use ssm_proto::version::client_port_mode;
 use ssm_proto::{ClientMessage, MessageType, PayloadType};
 
-use crate::client_session::{Kind, SessionType, Version, request};
+use crate::client_session::{Kind, SessionType, Version};
 use crate::seed::{Encode, Encoder};
 use crate::smux_session::FrameCmd;
 
@@ -222,6 +224,34 @@ pub enum Op {
     Settle,
     /// `Session::terminate` (or the last handle dropped).
     Terminate,
+}
+
+/// A HandshakeRequest; `port_type: None` leaves the `type` property out.
+fn request(version: &str, session_type: SessionType, kms: bool, port_type: Option<&str>) -> Bytes {
+    let mut properties = json!({"portNumber": "8118", "localPortNumber": "0"});
+    if let Some(port_type) = port_type {
+        properties["type"] = json!(port_type);
+    }
+    let session_type = match session_type {
+        SessionType::Port => Some(PORT_SESSION_TYPE.to_owned()),
+        SessionType::Shell => Some("Standard_Stream".to_owned()),
+        SessionType::Missing => None,
+        SessionType::Any(text) => Some(text),
+    };
+    let mut actions = Vec::new();
+    if let Some(session_type) = session_type {
+        actions.push(json!({
+            "ActionType": "SessionType",
+            "ActionParameters": {"SessionType": session_type, "Properties": properties},
+        }));
+    }
+    if kms {
+        actions.push(json!({
+            "ActionType": "KMSEncryption",
+            "ActionParameters": {"KMSKeyId": "k"},
+        }));
+    }
+    Bytes::from(json!({"AgentVersion": version, "RequestedClientActions": actions}).to_string())
 }
 
 /// Records whether a task was woken.
@@ -628,7 +658,7 @@ impl Harness {
                 self.agent.mux = Some(mux.expect("valid agent smux config"));
             }
         }
-        let payload = request(version, session_type, kms, None, port_type);
+        let payload = request(version.text(), session_type, kms, port_type.as_deref());
         self.agent_send(PayloadType::HandshakeRequest, payload);
     }
 

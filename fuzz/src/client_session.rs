@@ -183,8 +183,7 @@ impl Version {
     }
 }
 
-/// A HandshakeRequest payload.
-pub(crate) fn request(
+fn request(
     version: Version,
     session_type: SessionType,
     kms: bool,
