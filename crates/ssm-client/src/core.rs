@@ -121,8 +121,12 @@ impl Core {
     }
 
     /// The driver's pump: [`Self::pump`], then frames to send into
-    /// `pending` until it holds as many as the writer has room for
-    /// (`writer_room`; `None`: no socket, nothing is collected). Twice:
+    /// `pending` until it holds one more than the writer has room for
+    /// (`writer_room`; `None`: no socket, nothing is collected). The frame
+    /// left over keeps the driver waiting for writer room: otherwise the
+    /// rest (e.g. a backlog of acks after a flood, and data behind it)
+    /// waited for the next unrelated wake-up, stalling for tens of seconds
+    /// when the service only sent one resend per second. Twice:
     /// data held back while queued messages waited (see `upload_mux`) can
     /// go once those are handed to the writer.
     pub(crate) fn pump_transmit(
@@ -134,7 +138,7 @@ impl Core {
         for _ in 0..2 {
             self.pump(now);
             let Some(room) = writer_room else { break };
-            for _ in pending.len()..room {
+            for _ in pending.len()..=room {
                 let Some(frame) = self.session.poll_transmit(now) else {
                     break;
                 };
