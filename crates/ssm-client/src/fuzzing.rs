@@ -240,10 +240,10 @@ impl Client {
     /// Received bytes of one stream not read yet.
     pub fn stream_unread(&self, stream: &StreamRef) -> usize {
         let key = stream.id();
-        match (self.core.mode(), &self.core.mux) {
-            (Some(PortMode::Mux { .. }), Some(mux)) => mux.unread(StreamId(key)),
-            _ if self.core.basic.active == Some(key) => self.core.basic.inbox_bytes,
-            _ => 0,
+        match &self.core.mux {
+            Some(mux) => mux.unread(StreamId(key)),
+            None if self.core.basic.active == Some(key) => self.core.basic.inbox_bytes,
+            None => 0,
         }
     }
 
