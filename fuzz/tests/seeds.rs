@@ -846,6 +846,35 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             },
             |o| o.mode == mux && o.opened == 1 && !o.ended,
         ),
+        // Basic mode: a release woke only the first waiting opener, which
+        // may have dropped its future (or been queued twice), so the
+        // connection stayed free while another opener waited forever.
+        driver_seed(
+            "regression_abandoned_opener",
+            || {
+                let mut ops = handshake(Version::Basic);
+                ops.extend([Open, Open, Open, AbandonOpener(0), Close { stream: 0 }]);
+                input(ops)
+            },
+            |o| o.mode == Some(PortMode::Basic) && o.opened == 2,
+        ),
+        driver_seed(
+            "regression_repolled_opener",
+            || {
+                let mut ops = handshake(Version::Basic);
+                ops.extend([
+                    Open,
+                    Open,
+                    PollOpeners,
+                    Open,
+                    Close { stream: 0 },
+                    Settle,
+                    Close { stream: 1 },
+                ]);
+                input(ops)
+            },
+            |o| o.mode == Some(PortMode::Basic) && o.opened == 3,
+        ),
         driver_seed(
             "terminate",
             || {

@@ -41,7 +41,7 @@ pub(crate) struct BasicState {
     /// Bytes received for the active stream, not yet read.
     pub(crate) inbox: VecDeque<Bytes>,
     pub(crate) inbox_bytes: usize,
-    /// Tasks waiting to open a stream.
+    /// Tasks waiting to open a stream (one waker per task).
     pub(crate) openers: VecDeque<Waker>,
     pub(crate) next_key: u32,
 }
@@ -401,7 +401,9 @@ impl Core {
                 Poll::Ready(Ok(StreamHandle::basic(key)))
             }
             _ => {
-                self.basic.openers.push_back(waker.clone());
+                if !self.basic.openers.iter().any(|w| w.will_wake(waker)) {
+                    self.basic.openers.push_back(waker.clone());
+                }
                 Poll::Pending
             }
         }
@@ -457,8 +459,11 @@ impl Core {
         {
             debug!(%error, "could not send DisconnectToPort");
         }
-        if let Some(next) = self.basic.openers.pop_front() {
-            next.wake();
+        // Every waiting opener: one of them gets the connection, the rest
+        // wait again. Waking only the first lost the connection to a task
+        // that had stopped waiting (a dropped or already woken future).
+        for opener in self.basic.openers.drain(..) {
+            opener.wake();
         }
     }
 }
