@@ -3,16 +3,17 @@
 //! `SSM_FORWARD_AWSCLI` names an `aws` executable) by the real AWS CLI,
 //! all against the in-process simulator.
 
-mod support;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use common::Child;
+use common::plugin::{dummy_aws_env, echo_through, free_port, opened_port, plugin_link};
 use serde_json::json;
 use ssm_sim::service::{REMOTE_HOST_DOCUMENT, SHELL_DOCUMENT, StartSessionInput};
 use ssm_sim::{EndCause, SessionStatus, SimConfig, Simulator};
-use support::{Child, dummy_aws_env, echo_through, free_port, opened_port, plugin_link};
 use tokio::process::Command;
 
 const INSTANCE: &str = "i-0123456789abcdef0";
@@ -114,7 +115,7 @@ async fn forwards_a_session_from_an_env_var_and_ends_it_on_sigint() {
     command.env(variable, &response);
     let mut plugin = Child::spawn(&mut command);
     let stdout = plugin
-        .wait_for("Waiting for connections...\n", STARTUP)
+        .wait_stdout_within("Waiting for connections...\n", STARTUP)
         .await;
     let port = opened_port(&stdout);
     assert!(
@@ -126,9 +127,9 @@ async fn forwards_a_session_from_an_env_var_and_ends_it_on_sigint() {
     echo_through(port, 200_000).await;
     echo_through(port, 1).await;
     plugin
-        .wait_for(&format!("Connection accepted for session [{id}]"), STARTUP)
+        .wait_stdout_within(&format!("Connection accepted for session [{id}]"), STARTUP)
         .await;
-    plugin.signal("INT", false);
+    plugin.signal("INT");
     let status = plugin.exit(STARTUP).await;
     assert!(status.success(), "{status}\n{}", plugin.transcript());
     let stdout = plugin.stdout();
@@ -161,7 +162,9 @@ async fn channel_closed_ends_the_plugin_with_the_service_text() {
     let port = free_port();
     let (id, response, request) = start_session(&sim, REMOTE_HOST_DOCUMENT, echo_parameters(port));
     let mut plugin = Child::spawn(&mut plugin_command(&link, &response, &request, &sim));
-    let stdout = plugin.wait_for("Waiting for connections...", STARTUP).await;
+    let stdout = plugin
+        .wait_stdout_within("Waiting for connections...", STARTUP)
+        .await;
     assert_eq!(
         opened_port(&stdout),
         port,
@@ -195,7 +198,11 @@ async fn basic_mode_serves_connections_one_after_another() {
         parameters,
     );
     let mut plugin = Child::spawn(&mut plugin_command(&link, &response, &request, &sim));
-    let port = opened_port(&plugin.wait_for("Waiting for connections...", STARTUP).await);
+    let port = opened_port(
+        &plugin
+            .wait_stdout_within("Waiting for connections...", STARTUP)
+            .await,
+    );
     for size in [50_000, 3] {
         echo_through(port, size).await;
     }
@@ -212,7 +219,7 @@ async fn basic_mode_serves_connections_one_after_another() {
         .await
         .unwrap();
     assert_eq!(summary.stats.disconnect_flags, 2, "{summary:?}");
-    plugin.signal("INT", false);
+    plugin.signal("INT");
     assert!(
         plugin.exit(STARTUP).await.success(),
         "{}",
@@ -277,7 +284,7 @@ async fn aws_cli_start_session_runs_ssm_forward() {
     let aws = std::env::var("SSM_FORWARD_AWSCLI").unwrap_or_else(|_| {
         panic!(
             "set SSM_FORWARD_AWSCLI to an aws executable: \
-             crates/ssm-forward/tests/support/install-awscli.sh VENV_DIR installs one and prints its path"
+             crates/ssm-forward/tests/common/install-awscli.sh VENV_DIR installs one and prints its path"
         )
     });
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
@@ -308,9 +315,9 @@ async fn aws_cli_start_session_runs_ssm_forward() {
     dummy_aws_env(&mut command);
     let mut cli = Child::spawn(&mut command);
     let stdout = cli
-        .wait_for("Waiting for connections...", Duration::from_secs(60))
+        .wait_stdout_within("Waiting for connections...", Duration::from_secs(60))
         .await;
-    let id = support::session_id(&stdout);
+    let id = common::plugin::session_id(&stdout);
     assert!(
         !stdout.contains("outdated"),
         "the CLI accepts our version: {stdout}"
@@ -323,7 +330,7 @@ async fn aws_cli_start_session_runs_ssm_forward() {
     echo_through(port, 5_000).await;
     // Ctrl-C at a terminal: SIGINT to the whole foreground group. The
     // CLI ignores it while the plugin runs; the plugin ends the session.
-    cli.signal("INT", true);
+    cli.signal_group("INT");
     let status = cli.exit(STARTUP).await;
     assert!(status.success(), "{status}\n{}", cli.transcript());
     assert!(

@@ -2,7 +2,7 @@
 # Installs the AWS CLI (v1, from PyPI) into a Python virtualenv, for the
 # AWS CLI test in tests/plugin.rs. Idempotent: quick when already there.
 #
-#   tests/support/install-awscli.sh VENV_DIR
+#   tests/common/install-awscli.sh VENV_DIR
 #   SSM_FORWARD_AWSCLI=VENV_DIR/bin/aws cargo test -p ssm-forward --test plugin -- --ignored
 #
 # AWSCLI_VERSION overrides the awscli version installed.

@@ -4,17 +4,21 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+mod child;
+pub mod plugin;
+
+pub use child::Child;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use ssm_sim::{SimConfig, Simulator};
-use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::io::AsyncReadExt as _;
 use tokio::process::Command;
 
 /// The default fleet's bastion (mux mode).
@@ -82,137 +86,6 @@ pub fn aws_flags(sim: &Simulator) -> Vec<String> {
         "--region".into(),
         "us-east-1".into(),
     ]
-}
-
-/// A running `ssm-forward` with its output collected.
-#[derive(Debug)]
-pub struct Child {
-    child: tokio::process::Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Child {
-    pub fn spawn(command: &mut Command) -> Self {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("cannot spawn ssm-forward");
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    pub fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    pub fn transcript(&self) -> String {
-        format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
-    }
-
-    /// Waits until stderr contains `needle`.
-    pub async fn wait_stderr(&mut self, needle: &str) -> String {
-        self.wait(
-            |child| child.stderr().contains(needle).then(|| child.stderr()),
-            needle,
-        )
-        .await
-    }
-
-    /// Waits until stdout contains `needle`.
-    pub async fn wait_stdout(&mut self, needle: &str) -> String {
-        self.wait(
-            |child| child.stdout().contains(needle).then(|| child.stdout()),
-            needle,
-        )
-        .await
-    }
-
-    /// Waits until the ready file exists; returns its JSON.
-    pub async fn wait_ready(&mut self, path: &Path) -> Value {
-        let what = format!("ready file {}", path.display());
-        self.wait(
-            |_| {
-                std::fs::read(path)
-                    .ok()
-                    .map(|b| serde_json::from_slice(&b).unwrap())
-            },
-            &what,
-        )
-        .await
-    }
-
-    async fn wait<T>(&mut self, mut check: impl FnMut(&Self) -> Option<T>, what: &str) -> T {
-        let deadline = tokio::time::Instant::now() + STARTUP;
-        loop {
-            if let Some(found) = check(self) {
-                return found;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if let Some(found) = check(self) {
-                    return found;
-                }
-                panic!("exited ({status}) before {what}\n{}", self.transcript());
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {what} within {STARTUP:?}\n{}",
-                self.transcript()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Sends `signal` (`INT`, `TERM`) to the process.
-    pub fn signal(&self, signal: &str) {
-        let pid = self.child.id().expect("already reaped");
-        let status = std::process::Command::new("kill")
-            .args([format!("-{signal}"), pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal} failed");
-    }
-
-    /// Waits for the exit, at most `timeout`.
-    pub async fn exit(&mut self, timeout: Duration) -> ExitStatus {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(status) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                status.unwrap()
-            }
-            Err(_) => panic!("still running after {timeout:?}\n{}", self.transcript()),
-        }
-    }
-}
-
-fn collect(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    tokio::spawn(async move {
-        let mut buffer = [0u8; 4096];
-        while let Ok(read) = pipe.read(&mut buffer).await {
-            if read == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buffer[..read]));
-        }
-    });
-    text
 }
 
 /// Runs `command` to completion (10 s at most): (exit code, stdout, stderr).

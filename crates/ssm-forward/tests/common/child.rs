@@ -1,0 +1,181 @@
+//! A child process (`ssm-forward`, or the AWS CLI running it as its
+//! plugin) with its stdout and stderr collected as they come.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::process::Command;
+
+use super::STARTUP;
+
+/// A running `ssm-forward` with its output collected.
+#[derive(Debug)]
+pub struct Child {
+    child: tokio::process::Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Child {
+    pub fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot spawn the child process");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn transcript(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout(), self.stderr())
+    }
+
+    /// Waits until stderr contains `needle`.
+    pub async fn wait_stderr(&mut self, needle: &str) -> String {
+        self.wait(
+            |child| child.stderr().contains(needle).then(|| child.stderr()),
+            needle,
+        )
+        .await
+    }
+
+    /// Waits until stdout contains `needle`.
+    pub async fn wait_stdout(&mut self, needle: &str) -> String {
+        self.wait(
+            |child| child.stdout().contains(needle).then(|| child.stdout()),
+            needle,
+        )
+        .await
+    }
+
+    /// Waits until the ready file exists; returns its JSON.
+    pub async fn wait_ready(&mut self, path: &Path) -> Value {
+        let what = format!("ready file {}", path.display());
+        self.wait(
+            |_| {
+                std::fs::read(path)
+                    .ok()
+                    .map(|b| serde_json::from_slice(&b).unwrap())
+            },
+            &what,
+        )
+        .await
+    }
+
+    async fn wait<T>(&mut self, mut check: impl FnMut(&Self) -> Option<T>, what: &str) -> T {
+        let deadline = tokio::time::Instant::now() + STARTUP;
+        loop {
+            if let Some(found) = check(self) {
+                return found;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Some(found) = check(self) {
+                    return found;
+                }
+                panic!("exited ({status}) before {what}\n{}", self.transcript());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what} within {STARTUP:?}\n{}",
+                self.transcript()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until stdout contains `needle`; panics after `timeout`.
+    pub async fn wait_stdout_within(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_until(needle, timeout, |text| text.contains(needle))
+            .await
+    }
+
+    /// Waits until stdout satisfies `done`; panics (saying `what`) after
+    /// `timeout`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let text = self.stdout();
+            if done(&text) {
+                return text;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("no {what:?} within {timeout:?}\n{}", self.transcript());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("already reaped");
+        kill(signal, &pid.to_string());
+    }
+
+    /// Sends `signal` to the process group the child leads.
+    pub fn signal_group(&self, signal: &str) {
+        let pid = self.child.id().expect("already reaped");
+        kill(signal, &format!("-{pid}"));
+    }
+
+    /// Waits for the exit, at most `timeout`.
+    pub async fn exit(&mut self, timeout: Duration) -> ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                status.unwrap()
+            }
+            Err(_) => panic!("still running after {timeout:?}\n{}", self.transcript()),
+        }
+    }
+}
+
+fn collect(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 4096];
+        while let Ok(read) = pipe.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    });
+    text
+}
+
+fn kill(signal: &str, target: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), "--".into(), target.into()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {target} failed");
+}
