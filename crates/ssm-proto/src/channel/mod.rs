@@ -555,6 +555,11 @@ impl DataChannel {
         self.incoming.peek()
     }
 
+    /// The sequence number the next [`Self::send`] will use.
+    pub fn next_sequence(&self) -> i64 {
+        self.outgoing.next_seq()
+    }
+
     /// The sequence number of the next message we expect from the peer.
     pub fn expected_sequence(&self) -> i64 {
         self.incoming.expected()

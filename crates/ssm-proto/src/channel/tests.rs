@@ -743,3 +743,30 @@ proptest! {
         transfer_over_lossy_link(seed, Faults { drop, duplicate, reorder }, size);
     }
 }
+
+#[test]
+fn next_sequence_is_what_send_uses() {
+    let now = Instant::now();
+    let mut agent = channel(Role::Agent, now);
+    assert_eq!(agent.next_sequence(), 0);
+    for expected in 0..3 {
+        let seq = agent
+            .send(now, PayloadType::Output, Bytes::from_static(b"x"))
+            .unwrap();
+        assert_eq!(seq, expected);
+        assert_eq!(agent.next_sequence(), expected + 1);
+    }
+    // Acks and other unsequenced traffic leave it alone.
+    agent
+        .handle_frame(
+            now,
+            &peer_message(
+                MessageType::StartPublication,
+                0,
+                PayloadType::Undefined,
+                b"",
+            ),
+        )
+        .unwrap();
+    assert_eq!(agent.next_sequence(), 3);
+}
