@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hostile::Hostile;
+
 /// A managed instance the simulator serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +155,9 @@ pub struct FaultConfig {
     pub handshake_delay: Duration,
     /// Seed of the fault dice (same seed, same decisions).
     pub seed: u64,
+    /// Hostile behaviours done to every session once it is ready (the
+    /// handshake complete and the port plugin started), in order.
+    pub hostile: Vec<Hostile>,
 }
 
 impl Default for FaultConfig {
@@ -169,6 +174,7 @@ impl Default for FaultConfig {
             close_after: None,
             handshake_delay: Duration::ZERO,
             seed: 1,
+            hostile: Vec::new(),
         }
     }
 }
@@ -345,6 +351,34 @@ mod tests {
         assert_eq!(config.instances.len(), 1);
         assert_eq!(config.instances[0].agent_version, "3.3.987.0");
         assert!(config.instances[0].is_online());
+    }
+
+    #[test]
+    fn hostile_kinds_come_from_toml() {
+        let config = SimConfig::from_toml(
+            r#"
+            [faults]
+            hostile = ["unknown-payload-type", "flood:2048", "flood"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.faults.hostile,
+            [
+                Hostile::UnknownPayloadType,
+                Hostile::Flood { bytes: 2048 },
+                Hostile::Flood {
+                    bytes: crate::hostile::DEFAULT_FLOOD_BYTES
+                },
+            ]
+        );
+        let error = SimConfig::from_toml("[faults]\nhostile = [\"rude\"]").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown hostile behaviour"),
+            "{error}"
+        );
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(SimConfig::from_toml(&text).unwrap(), config);
     }
 
     #[test]

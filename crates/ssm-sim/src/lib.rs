@@ -8,7 +8,7 @@
 //! * the **message gateway** ([`gateway`]): the data-channel WebSocket,
 //!   token checks, and the realism and fault knobs (pacing, rate limit,
 //!   recycling, latency, drops, duplicates, reordering, corruption,
-//!   pauses, abrupt closes);
+//!   pauses, abrupt closes) and hostile-peer behaviours ([`hostile`]);
 //! * the **agent** ([`agent`]): handshake, acks, reordering, the agent's
 //!   retransmission, mux mode (an independent smux server, `async_smux`)
 //!   and basic mode, dialling real TCP destinations on loopback.
@@ -23,6 +23,7 @@ pub mod api;
 pub mod config;
 pub mod fleet;
 pub mod gateway;
+pub mod hostile;
 pub mod registry;
 pub mod service;
 mod sim;
@@ -30,6 +31,7 @@ pub mod stats;
 pub mod targets;
 
 pub use config::{FaultConfig, InstanceConfig, RealismConfig, SimConfig};
+pub use hostile::Hostile;
 pub use registry::{EndCause, SessionStatus, SessionSummary};
 pub use sim::{Injection, ReadyInfo, Simulator};
 pub use stats::SessionStats;

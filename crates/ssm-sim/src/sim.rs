@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::agent::{AgentInput, ToClient};
 use crate::config::SimConfig;
 use crate::gateway::{self, publication_notice};
+use crate::hostile::Hostile;
 use crate::registry::{EndCause, Registry, SessionSummary};
 use crate::service::Service;
 use crate::{api, targets};
@@ -40,6 +41,11 @@ pub enum Injection {
     Freeze,
     /// Send these bytes as one binary frame (hostile-peer tests).
     RawFrame(Bytes),
+    /// Misbehave like a hostile peer (see [`Hostile`]): a malformed
+    /// frame, or sequenced agent output a client must process. Kinds that
+    /// need the port plugin (smux frames, flood) are ignored until the
+    /// handshake is complete; the smux kinds also in basic mode.
+    Hostile(Hostile),
 }
 
 /// What automation needs to know once the simulator listens; written to
@@ -215,6 +221,9 @@ impl Simulator {
             Injection::Abort => ToClient::Abort,
             Injection::Freeze => ToClient::Freeze,
             Injection::RawFrame(bytes) => ToClient::Frame(bytes),
+            Injection::Hostile(kind) => {
+                return self.send_to_agent(session_id, AgentInput::Hostile(kind));
+            }
         };
         self.send_to_agent(session_id, AgentInput::Inject(item))
     }

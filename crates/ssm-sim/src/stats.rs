@@ -74,6 +74,10 @@ counters! {
     early_data_discarded,
     /// Client data refused (not acked) while the port plugin started.
     not_ready_refusals,
+    /// Hostile behaviours carried out (frames sent, messages queued, floods started).
+    hostile_injections,
+    /// Stream bytes of the hostile floods begun.
+    hostile_flood_bytes,
 }
 
 impl SessionCounters {

@@ -12,18 +12,21 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use super::PortSettings;
-use super::port::{PortHandle, PortInput, PortOutput, port_queues, pump_to_agent};
+use super::port::{FloodReader, PortHandle, PortInput, PortOutput, port_queues, pump_to_agent};
+use crate::hostile::Hostile;
 use crate::stats::SessionCounters;
 use crate::targets;
 
 /// Starts the basic plugin.
 pub(crate) fn start(settings: PortSettings) -> PortHandle {
     let (input_tx, input_rx, output_tx, output_rx) = port_queues();
-    let task = tokio::spawn(run(settings, input_rx, output_tx));
+    let (hostile_tx, hostile_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(settings, input_rx, hostile_rx, output_tx));
     PortHandle {
         input: input_tx,
         output: output_rx,
         tasks: vec![task],
+        hostile: Some(hostile_tx),
     }
 }
 
@@ -41,6 +44,7 @@ impl Drop for Connection {
 async fn run(
     settings: PortSettings,
     mut input: mpsc::Receiver<PortInput>,
+    mut hostile: mpsc::UnboundedReceiver<Hostile>,
     output: mpsc::Sender<PortOutput>,
 ) {
     let mut connection = match connect(&settings, &output).await {
@@ -50,7 +54,20 @@ async fn run(
             return;
         }
     };
-    while let Some(item) = input.recv().await {
+    let mut floods = Vec::new();
+    loop {
+        let item = tokio::select! {
+            item = input.recv() => match item {
+                Some(item) => item,
+                None => return,
+            },
+            Some(kind) = hostile.recv() => {
+                if let Some(flood) = start_hostile(&settings, kind, &output) {
+                    floods.push(flood);
+                }
+                continue;
+            }
+        };
         match item {
             PortInput::Disconnect => {
                 debug!("disconnect requested; closing destination connection");
@@ -68,6 +85,37 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// Basic mode has no smux: only the flood applies, as raw Output
+/// interleaved with the destination's bytes.
+fn start_hostile(
+    settings: &PortSettings,
+    kind: Hostile,
+    output: &mpsc::Sender<PortOutput>,
+) -> Option<Aborted> {
+    let Hostile::Flood { bytes } = kind else {
+        debug!(%kind, "no smux in basic mode; hostile behaviour ignored");
+        return None;
+    };
+    debug!(bytes, "hostile flood");
+    SessionCounters::add(&settings.counters.hostile_injections, 1);
+    SessionCounters::add(&settings.counters.hostile_flood_bytes, bytes);
+    Some(Aborted(tokio::spawn(pump_to_agent(
+        FloodReader::new(bytes),
+        output.clone(),
+        settings.chunk_size,
+        settings.pacing,
+    ))))
+}
+
+/// A task stopped when this is dropped.
+struct Aborted(JoinHandle<()>);
+
+impl Drop for Aborted {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -34,6 +34,7 @@ use tokio::sync::mpsc::OwnedPermit;
 use tracing::{Instrument, debug, info, info_span};
 
 use crate::config::{DestinationConfig, InstanceConfig, SimConfig};
+use crate::hostile::{self, Hostile};
 use crate::registry::{EndCause, Registry, SessionStatus};
 use crate::stats::SessionCounters;
 use port::{PortHandle, PortInput, PortOutput};
@@ -76,6 +77,8 @@ pub enum AgentInput {
     Terminate(EndCause),
     /// Pass something straight to the client socket (fault injection).
     Inject(ToClient),
+    /// Misbehave like a hostile peer.
+    Hostile(Hostile),
 }
 
 /// What an agent task needs to run a session.
@@ -152,6 +155,8 @@ struct Agent {
     phase: Phase,
     port: Option<PortHandle>,
     port_ready_at: Option<Instant>,
+    /// Hostile behaviours still to do once the port plugin is ready.
+    hostile_at_ready: Vec<Hostile>,
     started: Instant,
     last_activity: Instant,
 }
@@ -164,8 +169,10 @@ impl Agent {
         let config = ChannelConfig::agent();
         let channel = DataChannel::new(config, now, unix_ms(), fastrand::u64(..));
         let send_at = now + spec.config.faults.handshake_delay;
+        let hostile_at_ready = spec.config.faults.hostile.clone();
         Self {
             spec,
+            hostile_at_ready,
             channel,
             client: None,
             client_connection: 0,
@@ -252,6 +259,43 @@ impl Agent {
                     let _ = client.try_send(item);
                 }
             }
+            AgentInput::Hostile(kind) => self.on_hostile(now, kind),
+        }
+    }
+
+    /// Carries out a hostile behaviour: a raw frame to the client, an
+    /// unknown PayloadType through the channel, or plugin output.
+    fn on_hostile(&mut self, now: Instant, kind: Hostile) {
+        let counters = &self.spec.counters;
+        if let Some(frame) = kind.raw_frame(self.channel.next_sequence(), unix_ms()) {
+            match &self.client {
+                Some(client) if client.try_send(ToClient::Frame(frame)).is_ok() => {
+                    info!(%kind, "hostile frame sent");
+                    SessionCounters::add(&counters.hostile_injections, 1);
+                }
+                _ => debug!(%kind, "no client socket; hostile frame not sent"),
+            }
+            return;
+        }
+        match kind {
+            Hostile::UnknownPayloadType => {
+                let payload_type = PayloadType::Unknown(hostile::UNKNOWN_PAYLOAD_TYPE);
+                let payload = Bytes::from_static(hostile::POISON);
+                match self.channel.send(now, payload_type, payload) {
+                    Ok(seq) => {
+                        info!(%kind, seq, "hostile message queued");
+                        SessionCounters::add(&counters.hostile_injections, 1);
+                    }
+                    Err(error) => debug!(%kind, %error, "hostile message not queued"),
+                }
+            }
+            _ => match self.port.as_ref().and_then(|port| port.hostile.as_ref()) {
+                Some(plugin) => {
+                    info!(%kind, "hostile output requested from the port plugin");
+                    let _ = plugin.send(kind);
+                }
+                None => debug!(%kind, "no port plugin running; ignored"),
+            },
         }
     }
 
@@ -422,6 +466,9 @@ impl Agent {
         if self.port_ready_at.is_some_and(|at| at <= now) {
             self.port_ready_at = None;
             self.channel.set_accepting(true);
+            for kind in std::mem::take(&mut self.hostile_at_ready) {
+                self.on_hostile(now, kind);
+            }
         }
         match &self.phase {
             Phase::Starting { send_at } if *send_at <= now => self.send_handshake_request(now),

@@ -1,9 +1,15 @@
 //! The interface between the agent task and its port plugin (mux, basic
 //! or the shell stand-in), which runs as separate tasks.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::hostile::{Hostile, fill_flood};
 
 /// Depth of the queues between agent and plugin, in messages.
 pub(crate) const PORT_QUEUE: usize = 64;
@@ -34,6 +40,9 @@ pub(crate) struct PortHandle {
     pub(crate) input: mpsc::Sender<PortInput>,
     pub(crate) output: mpsc::Receiver<PortOutput>,
     pub(crate) tasks: Vec<JoinHandle<()>>,
+    /// Hostile output to produce ([`Hostile::is_plugin_output`] kinds);
+    /// `None` for plugins that produce none (the shell stand-in).
+    pub(crate) hostile: Option<mpsc::UnboundedSender<Hostile>>,
 }
 
 impl Drop for PortHandle {
@@ -63,7 +72,7 @@ pub(crate) fn port_queues() -> (
 /// tokio's millisecond timer would otherwise stretch each 1 ms sleep to
 /// nearly 2 ms; an idle reader earns no burst credit. Ends at EOF, on
 /// error, or when the agent is gone.
-pub(crate) async fn pump_to_agent<R: tokio::io::AsyncRead + Unpin>(
+pub(crate) async fn pump_to_agent<R: AsyncRead + Unpin>(
     mut reader: R,
     output: mpsc::Sender<PortOutput>,
     chunk: usize,
@@ -86,5 +95,37 @@ pub(crate) async fn pump_to_agent<R: tokio::io::AsyncRead + Unpin>(
         if output.send(PortOutput::Data(data)).await.is_err() {
             return;
         }
+    }
+}
+
+/// The bytes of a hostile flood ([`crate::hostile::flood_byte`] from
+/// offset 0), as a reader for [`pump_to_agent`].
+#[derive(Debug)]
+pub(crate) struct FloodReader {
+    offset: u64,
+    end: u64,
+}
+
+impl FloodReader {
+    pub(crate) fn new(bytes: u64) -> Self {
+        Self {
+            offset: 0,
+            end: bytes,
+        }
+    }
+}
+
+impl AsyncRead for FloodReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let left = usize::try_from(self.end - self.offset).unwrap_or(usize::MAX);
+        let take = left.min(buf.remaining());
+        fill_flood(self.offset, buf.initialize_unfilled_to(take));
+        buf.advance(take);
+        self.offset += take as u64;
+        Poll::Ready(Ok(()))
     }
 }

@@ -19,5 +19,6 @@ pub(crate) fn start() -> PortHandle {
         input: input_tx,
         output: output_rx,
         tasks: vec![task],
+        hostile: None,
     }
 }

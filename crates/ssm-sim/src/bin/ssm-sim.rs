@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Parser};
 use serde_json::Value;
 use ssm_sim::registry::Registry;
-use ssm_sim::{ReadyInfo, RealismConfig, SessionSummary, SimConfig, Simulator};
+use ssm_sim::{Hostile, ReadyInfo, RealismConfig, SessionSummary, SimConfig, Simulator};
 use tracing_subscriber::EnvFilter;
 
 /// Runs a local AWS Session Manager simulator: SSM API, message gateway
@@ -101,6 +101,17 @@ struct Args {
     /// Seed of the fault dice (same seed, same decisions).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Act as a hostile peer: do KIND to every session once it is ready
+    /// (handshake complete, port plugin started). Repeatable; in order.
+    /// KIND is one of garbage-frame, truncated-header,
+    /// header-length-beyond-frame, huge-payload-length, oversize-message
+    /// (3 MiB, over the 2 MiB WebSocket caps), oversize-within-ws-cap
+    /// (1.5 MiB), unknown-message-type, unknown-payload-type,
+    /// smux-bad-version, smux-unknown-command (mux mode only), flood or
+    /// flood:BYTES (default 32M; stream data for the newest, or first,
+    /// stream as fast as the client takes it).
+    #[arg(long = "hostile", value_name = "KIND", value_parser = parse_hostile)]
+    hostile: Vec<Hostile>,
 
     /// Agent version of every instance (e.g. 3.0.161.0 for basic mode).
     #[arg(long, value_name = "V", value_parser = parse_version)]
@@ -146,6 +157,10 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     Duration::try_from_secs_f64(value).map_err(|_| format!("{text} is not a valid duration"))
+}
+
+fn parse_hostile(text: &str) -> Result<Hostile, String> {
+    text.parse()
 }
 
 fn parse_version(text: &str) -> Result<String, String> {
@@ -280,6 +295,7 @@ fn build_config(args: &Args) -> Result<SimConfig> {
     if let Some(seed) = args.seed {
         faults.seed = seed;
     }
+    faults.hostile.extend(args.hostile.iter().copied());
 
     if let Some(version) = &args.agent_version {
         for instance in &mut config.instances {
@@ -603,6 +619,17 @@ mod tests {
             config.destinations.host_overrides["db.internal"],
             "127.0.0.1:5432"
         );
+    }
+
+    #[test]
+    fn hostile_kinds_add_to_the_config_file() {
+        let config = parse(&["--hostile", "garbage-frame", "--hostile", "flood:1M"]).unwrap();
+        assert_eq!(
+            config.faults.hostile,
+            [Hostile::GarbageFrame, Hostile::Flood { bytes: 1 << 20 }]
+        );
+        let error = Args::try_parse_from(["ssm-sim", "--hostile", "rude"]).unwrap_err();
+        assert!(error.to_string().contains("smux-bad-version"), "{error}");
     }
 
     #[test]
