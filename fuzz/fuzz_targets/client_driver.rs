@@ -23,7 +23,9 @@
 //! operations fail only after the end or a ConnectToPortError, and after
 //! the end every operation fails (reads return buffered data first) and
 //! none waits; no task waiting in open, read or write is left unwoken
-//! when it could proceed.
+//! when it could proceed; and at the end, once the socket is back,
+//! publication is on and every stream is read and written, everything
+//! either side sent arrives (unless the session ended).
 
 #![no_main]
 

@@ -46,6 +46,8 @@ const MAX_STREAMS: usize = 16;
 const SETTLE_ROUNDS: usize = 256;
 /// Buffer of a reader task woken during `Settle`.
 const SETTLE_READ: usize = 4096;
+/// Rounds of exchange and timers at the end before giving up on delivery.
+const DRAIN_ROUNDS: usize = 256;
 
 /// One fuzz case: the client's limits, then the operations.
 #[derive(Debug, Arbitrary)]
@@ -863,11 +865,12 @@ impl Harness {
     /// An out-of-band frame: decide what the checks can still rely on.
     fn inject_frame(&mut self, frame: Bytes) {
         if let Ok(message) = ClientMessage::decode(&frame) {
-            self.stream_errors = true;
             let expected = self.client.session().channel().expected_sequence();
             match message.message_type {
                 MessageType::OutputStreamData if message.sequence_number >= expected => {
+                    // It takes the place of the agent's message (maybe a flag).
                     self.corrupt = true;
+                    self.stream_errors = true;
                     self.max_message = self.max_message.max(message.payload.len());
                 }
                 MessageType::Acknowledge => self.upload_corrupt = true,
@@ -891,8 +894,13 @@ impl Harness {
         }
     }
 
+    /// Everything in flight arrives, a few rounds; the agent sends its
+    /// pending Output (in 1 KiB messages) once its handshake is done.
     fn exchange(&mut self) {
         for _ in 0..8 {
+            if self.agent.ready {
+                self.agent_flush(1023);
+            }
             let quiet = self.writer.is_empty() && self.to_client.is_empty();
             self.flush(WRITER_QUEUE);
             self.step();
@@ -1221,6 +1229,107 @@ impl Harness {
         }
     }
 
+    /// At the end, with the network behaving (socket up, publication on)
+    /// and every stream read and written: everything sent either way
+    /// arrives, unless the session ended.
+    fn drain(&mut self) {
+        if !self.attached || !self.driver_alive {
+            return;
+        }
+        if !self.link {
+            self.client.handle_reconnect();
+            self.link = true;
+        }
+        if self.client.session().channel().is_paused() {
+            let kind = MessageType::StartPublication;
+            self.inject(kind, 0, PayloadType::Undefined, Bytes::new());
+        }
+        let mut quiet_rounds = 0;
+        for _ in 0..DRAIN_ROUNDS {
+            self.exchange();
+            let mut progress = false;
+            for index in 0..self.streams.len() {
+                if self.streams[index].handle.is_closed() {
+                    continue;
+                }
+                while self.read(index, SETTLE_READ) == Read::Data {
+                    progress = true;
+                    self.step();
+                }
+                progress |= self.write(index);
+                self.step();
+            }
+            let quiet = !progress
+                && self.writer.is_empty()
+                && self.to_client.is_empty()
+                && self.pending.is_empty()
+                && self.client.session().channel().unacked() == 0
+                && self.agent.channel.unacked() == 0;
+            quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
+            if quiet_rounds == 2 || !self.driver_alive {
+                break;
+            }
+            self.timeout();
+            self.step();
+        }
+        if self.ended() || quiet_rounds < 2 {
+            return;
+        }
+        self.check_all_arrived();
+    }
+
+    fn check_all_arrived(&self) {
+        let mux = matches!(self.mode, Some(PortMode::Mux { .. }));
+        if !self.corrupt && !self.stream_errors {
+            if mux {
+                for stream in self.streams.iter().filter(|s| !s.handle.is_closed()) {
+                    let id = stream.handle.id();
+                    let sent = self.agent.sent.get(&id).map_or(0, Vec::len);
+                    if !self.corrupt_streams.contains(&id) {
+                        assert_eq!(
+                            stream.read, sent,
+                            "stream {id} did not get all the agent sent"
+                        );
+                    }
+                }
+            } else if self.client.basic_active().is_some() {
+                assert_eq!(
+                    self.basic_cursor,
+                    self.agent.basic_sent.len(),
+                    "the basic-mode stream did not get all the agent sent"
+                );
+            }
+        }
+        if self.upload_corrupt {
+            return;
+        }
+        match &self.agent.mux {
+            Some(agent_mux) if mux => {
+                if agent_mux.dead_reason().is_some() {
+                    return;
+                }
+                // The agent's smux drops what arrives after its own close.
+                let open = self
+                    .written
+                    .iter()
+                    .filter(|(id, _)| !self.agent.fin.contains(id));
+                for (id, written) in open {
+                    let received = self.agent.received.get(id).map_or(0, Vec::len);
+                    assert_eq!(
+                        received,
+                        written.len(),
+                        "the agent did not get all stream {id} wrote"
+                    );
+                }
+            }
+            _ => assert_eq!(
+                self.agent.basic_received.len(),
+                self.basic_written.len(),
+                "the agent did not get all the basic-mode streams wrote"
+            ),
+        }
+    }
+
     // ===== checks =====
 
     fn check(&mut self) {
@@ -1456,6 +1565,7 @@ pub fn run(input: Input) -> Outcome {
     for op in input.ops {
         harness.apply(op);
     }
+    harness.drain();
     harness.settle();
     harness.check();
     harness.outcome()

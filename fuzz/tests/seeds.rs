@@ -876,6 +876,110 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             |o| o.mode == Some(PortMode::Basic) && o.opened == 3,
         ),
         driver_seed(
+            "tiny_caps_and_window",
+            || Input {
+                setup: client_driver::Setup {
+                    chunk_size: 6,
+                    max_unacked: 0,
+                    session_receive: 0,
+                    stream_receive: 0,
+                    max_delivery: 0,
+                    ..driver_setup()
+                },
+                ops: {
+                    let mut ops = handshake(Version::Mux);
+                    ops.extend([
+                        Open,
+                        Exchange,
+                        Write {
+                            stream: 0,
+                            data: bytes(b"0123456789"),
+                            repeat: 9,
+                        },
+                        AgentWrite {
+                            stream: 0,
+                            data: bytes(b"abcdefghijklmnop"),
+                            repeat: 63,
+                        },
+                        Exchange,
+                        Read { stream: 0, len: 7 },
+                        Exchange,
+                        Settle,
+                    ]);
+                    ops
+                },
+            },
+            |o| o.mode == mux && !o.ended && o.read == 1024 && o.uploaded == 100 && o.checked,
+        ),
+        driver_seed(
+            "basic_writer_waits_for_window",
+            || Input {
+                setup: client_driver::Setup {
+                    chunk_size: 2,
+                    max_unacked: 1,
+                    ..driver_setup()
+                },
+                ops: {
+                    let mut ops = handshake(Version::Basic);
+                    ops.extend([
+                        Open,
+                        Write {
+                            stream: 0,
+                            data: bytes(b"0123456789"),
+                            repeat: 1,
+                        },
+                        Flush(1),
+                        Settle,
+                        Exchange,
+                        Settle,
+                    ]);
+                    ops
+                },
+            },
+            |o| o.mode == Some(PortMode::Basic) && o.uploaded == 20 && o.checked,
+        ),
+        driver_seed(
+            "connect_error_and_refused_stream",
+            || {
+                let mut ops = handshake(Version::Mux);
+                ops.extend([
+                    Open,
+                    Read { stream: 0, len: 9 },
+                    AgentOpen,
+                    AgentFlag(3),
+                    Exchange,
+                    Settle,
+                    Write {
+                        stream: 0,
+                        data: bytes(b"x"),
+                        repeat: 0,
+                    },
+                    Open,
+                ]);
+                input(ops)
+            },
+            |o| o.mode == mux && !o.ended && o.opened == 2,
+        ),
+        driver_seed(
+            "smux_keepalive_timeout",
+            || {
+                let mut ops = handshake(Version::Keepalive);
+                ops.extend([
+                    Open,
+                    Read { stream: 0, len: 9 },
+                    SocketLost,
+                    Advance(40_000),
+                    Timeout,
+                    Advance(40_000),
+                    Timeout,
+                    Read { stream: 0, len: 9 },
+                    Open,
+                ]);
+                input(ops)
+            },
+            |o| o.ended && o.opened == 1,
+        ),
+        driver_seed(
             "terminate",
             || {
                 let mut ops = handshake(Version::Mux);
