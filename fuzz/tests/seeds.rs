@@ -979,6 +979,28 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             },
             |o| o.ended && o.opened == 1,
         ),
+        // An empty Output message reached a basic-mode reader as EOF.
+        driver_seed(
+            "regression_basic_empty_output",
+            || {
+                let mut ops = handshake(Version::Basic);
+                ops.extend([
+                    Open,
+                    AgentPayload {
+                        payload_type: 1,
+                        bytes: vec![],
+                    },
+                    AgentBytes {
+                        data: bytes(b"after"),
+                        repeat: 0,
+                    },
+                    Exchange,
+                    Read { stream: 0, len: 9 },
+                ]);
+                input(ops)
+            },
+            |o| o.mode == Some(PortMode::Basic) && o.read == 5 && o.checked,
+        ),
         driver_seed(
             "terminate",
             || {

@@ -431,6 +431,10 @@ impl Core {
             let Some(bytes) = self.session.poll_output(now) else {
                 break;
             };
+            if bytes.is_empty() {
+                // A reader would take an empty chunk for EOF.
+                continue;
+            }
             self.basic.inbox_bytes += bytes.len();
             self.basic.inbox.push_back(bytes);
             woke = true;
