@@ -47,7 +47,11 @@ const SETTLE_ROUNDS: usize = 256;
 /// Buffer of a reader task woken during `Settle`.
 const SETTLE_READ: usize = 4096;
 /// Rounds of exchange and timers at the end before giving up on delivery.
-const DRAIN_ROUNDS: usize = 256;
+const DRAIN_ROUNDS: usize = 64;
+/// ... or rounds in a row that move nothing.
+const IDLE_ROUNDS: usize = 4;
+/// Most messages one op makes a side send (each costs a SHA-256).
+const MAX_MESSAGES: usize = 256;
 
 /// One fuzz case: the client's limits, then the operations.
 #[derive(Debug, Arbitrary)]
@@ -684,7 +688,9 @@ impl Harness {
             }
         }
         let out = std::mem::take(&mut self.agent.out);
-        for piece in out.chunks(usize::from(chunk % 1024) + 1) {
+        // At most `MAX_MESSAGES` messages per flush (each costs a digest).
+        let size = (usize::from(chunk % 1024) + 1).max(out.len().div_ceil(MAX_MESSAGES));
+        for piece in out.chunks(size) {
             self.agent_output(piece, true);
         }
     }
@@ -1245,7 +1251,9 @@ impl Harness {
             self.inject(kind, 0, PayloadType::Undefined, Bytes::new());
         }
         let mut quiet_rounds = 0;
+        let mut idle_rounds = 0;
         for _ in 0..DRAIN_ROUNDS {
+            let before = self.motion();
             self.exchange();
             let mut progress = false;
             for index in 0..self.streams.len() {
@@ -1266,7 +1274,12 @@ impl Harness {
                 && self.client.session().channel().unacked() == 0
                 && self.agent.channel.unacked() == 0;
             quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
-            if quiet_rounds == 2 || !self.driver_alive {
+            idle_rounds = if self.motion() == before {
+                idle_rounds + 1
+            } else {
+                0
+            };
+            if quiet_rounds == 2 || idle_rounds == IDLE_ROUNDS || !self.driver_alive {
                 break;
             }
             self.timeout();
@@ -1276,6 +1289,20 @@ impl Harness {
             return;
         }
         self.check_all_arrived();
+    }
+
+    /// Counts that grow while anything moves.
+    fn motion(&self) -> (usize, u64, u64, usize) {
+        let client = self.client.session().channel().stats();
+        let agent = self.agent.channel.stats();
+        let received = self.agent.basic_received.len()
+            + self.agent.received.values().map(Vec::len).sum::<usize>();
+        (
+            self.read_total + received,
+            client.messages_received + client.acks_received,
+            agent.messages_received + agent.acks_received,
+            self.client.session().channel().unacked() + self.agent.channel.unacked(),
+        )
     }
 
     fn check_all_arrived(&self) {
@@ -1352,11 +1379,16 @@ impl Harness {
             self.max_message
         );
         assert!(buffered.mux_backlog <= self.max_message);
+        // One smux frame, or one Output message in basic mode.
+        let unit = match self.mode {
+            Some(PortMode::Mux { .. }) => frame,
+            _ => self.max_message.max(1),
+        };
         for stream in &self.streams {
             let unread = self.client.stream_unread(&stream.handle);
             assert!(
-                unread < stream_cap + frame,
-                "stream {} holds {unread} unread bytes; cap {stream_cap} + frame {frame}",
+                unread < stream_cap + unit,
+                "stream {} holds {unread} unread bytes; cap {stream_cap} + {unit}",
                 stream.handle.id()
             );
         }
@@ -1523,9 +1555,11 @@ impl Harness {
                 repeat,
             } => {
                 if let Some(index) = self.stream_index(stream) {
+                    // At most about `MAX_MESSAGES` chunks of upload.
+                    let limit = MAX_OP_BYTES.min(self.chunk_size * MAX_MESSAGES);
                     let outbox = &mut self.streams[index].outbox;
                     for _ in 0..=repeat {
-                        if outbox.len() >= MAX_OP_BYTES {
+                        if outbox.len() >= limit {
                             break;
                         }
                         outbox.extend_from_slice(&data);
