@@ -161,6 +161,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let exited = daemon.stop().await;
     sim.shutdown().await;
     let report = verdict::Report {
+        started,
         ran: started.elapsed(),
         outcome,
         stalls: stalls.classify(&reconnects),

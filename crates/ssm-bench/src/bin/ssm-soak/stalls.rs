@@ -29,6 +29,39 @@ pub(crate) struct Stalls {
     longest: Mutex<Duration>,
 }
 
+/// Overlapping stalls, merged: one hold-up seen by several waits.
+#[derive(Debug, Clone)]
+pub(crate) struct Episode {
+    pub(crate) began: Instant,
+    pub(crate) ended: Instant,
+    pub(crate) waits: usize,
+    /// What the first wait of the episode was for.
+    pub(crate) first: String,
+}
+
+/// Merges stalls whose intervals overlap into episodes, in time order.
+pub(crate) fn episodes(stalls: &[Stall]) -> Vec<Episode> {
+    let mut sorted: Vec<&Stall> = stalls.iter().collect();
+    sorted.sort_by_key(|stall| stall.began);
+    let mut merged: Vec<Episode> = Vec::new();
+    for stall in sorted {
+        let ended = stall.began + stall.lasted;
+        match merged.last_mut() {
+            Some(last) if stall.began <= last.ended => {
+                last.ended = last.ended.max(ended);
+                last.waits += 1;
+            }
+            _ => merged.push(Episode {
+                began: stall.began,
+                ended,
+                waits: 1,
+                first: stall.what.clone(),
+            }),
+        }
+    }
+    merged
+}
+
 /// Stalls sorted by cause.
 #[derive(Debug, Default)]
 pub(crate) struct Classified {
@@ -136,5 +169,21 @@ mod tests {
             ..outage
         };
         assert!(overlaps(&stall(base + Duration::from_secs(200), 6), &open));
+    }
+
+    #[test]
+    fn overlapping_stalls_merge_into_one_episode() {
+        let base = Instant::now();
+        let stalls = [
+            stall(base + Duration::from_secs(10), 6),
+            stall(base, 6),
+            stall(base + Duration::from_secs(3), 6),
+            stall(base + Duration::from_secs(20), 6),
+        ];
+        let merged = episodes(&stalls);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0].waits, 2);
+        assert_eq!(merged[0].ended, base + Duration::from_secs(9));
+        assert_eq!(merged[2].began, base + Duration::from_secs(20));
     }
 }

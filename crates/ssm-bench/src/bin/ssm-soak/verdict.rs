@@ -6,7 +6,9 @@ use std::time::Duration;
 use ssm_sim::SessionStats;
 
 use crate::daemon::Sample;
-use crate::stalls::Classified;
+use tokio::time::Instant;
+
+use crate::stalls::{Classified, episodes};
 use crate::traffic::Outcome;
 
 /// Resident memory may grow this much from the second quarter of the run
@@ -21,6 +23,7 @@ const MIN_SAMPLES: usize = 3;
 /// Everything the soak saw.
 #[derive(Debug)]
 pub(crate) struct Report {
+    pub(crate) started: Instant,
     pub(crate) ran: Duration,
     pub(crate) outcome: Outcome,
     pub(crate) stalls: Classified,
@@ -161,8 +164,23 @@ impl Report {
             "- reconnects reported by ssm-forward: {}, longest {:.0?}",
             stalls.outages, stalls.longest_outage
         );
-        for stall in stalls.unexplained.iter().take(10) {
-            let _ = writeln!(out, "- **stall** {:.2?}: {}", stall.lasted, stall.what);
+        let episodes = episodes(&stalls.unexplained);
+        if !episodes.is_empty() {
+            let _ = writeln!(
+                out,
+                "- unexplained stalls come in {} episodes (overlapping waits merged)",
+                episodes.len()
+            );
+        }
+        for episode in episodes.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "- **stall** at {} for {:.2?}: {} waits, first {}",
+                minutes(episode.began.saturating_duration_since(self.started)),
+                episode.ended - episode.began,
+                episode.waits,
+                episode.first
+            );
         }
     }
 
