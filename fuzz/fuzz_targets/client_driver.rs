@@ -25,7 +25,10 @@
 //! none waits; no task waiting in open, read or write is left unwoken
 //! when it could proceed; and at the end, once the socket is back,
 //! publication is on and every stream is read and written, everything
-//! either side sent arrives (unless the session ended).
+//! either side sent arrives (unless the session ended) and nothing stalls.
+//! The driver runs only when the real one would wake (a message while it
+//! reads, a stream's notification, writer room while frames wait for it,
+//! its own timer; pings left out), so a stall means a missed wake-up.
 
 #![no_main]
 

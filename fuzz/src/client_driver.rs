@@ -422,6 +422,13 @@ struct Harness {
     writer: VecDeque<Bytes>,
     to_client: VecDeque<Bytes>,
     driver_alive: bool,
+    /// The driver's timer, as its last step set it (pings and the
+    /// dead-socket check left out: nothing may depend on them).
+    driver_deadline: Option<Instant>,
+    /// The driver does not read the socket (as its last step decided).
+    input_held: bool,
+    /// A stream operation notified the driver since its last step.
+    notified: bool,
     terminate_by: Option<Instant>,
     terminate_requested: bool,
     mode: Option<PortMode>,
@@ -478,6 +485,9 @@ impl Harness {
             writer: VecDeque::new(),
             to_client: VecDeque::new(),
             driver_alive: true,
+            driver_deadline: None,
+            input_held: false,
+            notified: false,
             terminate_by: None,
             terminate_requested: false,
             mode: None,
@@ -504,13 +514,21 @@ impl Harness {
 
     // ===== the driver =====
 
-    /// What the driver does after every event: pump, hand frames to the
-    /// writer, stop when the session ended, finish a due terminate.
+    /// What the driver does after every event that wakes it: pump, hand
+    /// frames to the writer, stop when the session ended, finish a due
+    /// terminate; then it waits for a message (unless input is held), a
+    /// notification, writer room (if frames wait for it) or its timer.
     fn step(&mut self) {
+        self.notified = false;
         if !self.driver_alive {
             return;
         }
         self.pump();
+        self.input_held = self.client.input_held();
+        self.driver_deadline = [self.client.next_timeout(), self.terminate_by]
+            .into_iter()
+            .flatten()
+            .min();
         if self.ended() {
             // `shut_down`: one more pump, hand over, close the socket.
             self.pump();
@@ -523,6 +541,13 @@ impl Harness {
             self.client.end(EndReason::Terminated);
             self.pump();
             self.driver_alive = false;
+        }
+    }
+
+    /// Runs the driver if a stream operation notified it.
+    fn wake(&mut self) {
+        if self.notified {
+            self.step();
         }
     }
 
@@ -757,8 +782,10 @@ impl Harness {
         }
     }
 
-    /// The writer task's frames reach the agent.
+    /// The writer task's frames reach the agent; the room this makes wakes
+    /// the driver if it has frames waiting for room.
     fn flush(&mut self, count: usize) {
+        let waiting = !self.pending.is_empty() && !self.writer.is_empty();
         for _ in 0..count {
             let Some(frame) = self.writer.pop_front() else {
                 break;
@@ -766,6 +793,9 @@ impl Harness {
             self.agent_receive(&frame);
         }
         self.agent_transmit();
+        if waiting {
+            self.step();
+        }
     }
 
     fn agent_receive(&mut self, frame: &[u8]) {
@@ -888,7 +918,7 @@ impl Harness {
 
     fn deliver(&mut self, count: u8, skip: u8) {
         for _ in 0..count.max(1) {
-            if !self.driver_alive || !self.link || self.client.input_held() {
+            if !self.driver_alive || !self.link || self.input_held {
                 break;
             }
             let index = usize::from(skip) % self.to_client.len().max(1);
@@ -909,7 +939,6 @@ impl Harness {
             }
             let quiet = self.writer.is_empty() && self.to_client.is_empty();
             self.flush(WRITER_QUEUE);
-            self.step();
             self.deliver(u8::MAX, 0);
             if quiet {
                 break;
@@ -917,23 +946,24 @@ impl Harness {
         }
     }
 
+    /// Jumps to the earliest timer of the driver or the agent; the
+    /// driver runs if its timer is due.
     fn timeout(&mut self) {
+        let driver = self.driver_deadline.filter(|_| self.driver_alive);
         let deadlines = [
-            self.driver_alive
-                .then(|| self.client.next_timeout())
-                .flatten(),
+            driver,
             self.agent.channel.poll_timeout(),
             self.agent
                 .mux
                 .as_ref()
                 .and_then(ssm_mux::Session::poll_timeout),
-            self.terminate_by,
         ];
         if let Some(deadline) = deadlines.into_iter().flatten().min() {
             self.now = self.now.max(deadline);
         }
-        if self.driver_alive {
+        if driver.is_some_and(|deadline| self.now >= deadline) {
             self.client.handle_timeout(self.now);
+            self.step();
         }
         self.agent_timeout();
     }
@@ -969,6 +999,7 @@ impl Harness {
         match self.client.poll_open_stream(&mut cx) {
             Poll::Ready(Ok(handle)) => {
                 assert!(!ended, "stream opened after the end");
+                self.notified = true;
                 self.opened += 1;
                 task.waiting = false;
                 if self.streams.len() >= MAX_STREAMS {
@@ -1050,6 +1081,8 @@ impl Harness {
             }
             Poll::Ready(Ok(n)) => n,
         };
+        // `Stream::poll_read` notifies the driver of a successful read.
+        self.notified |= !closed;
         if closed {
             assert_eq!(n, 0, "data read from a closed stream");
             return Read::Done;
@@ -1133,6 +1166,7 @@ impl Harness {
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
+                    self.notified = true;
                     assert!(!ended, "write accepted after the end");
                     assert!(!closed, "write accepted on a closed stream");
                     assert!(n > 0 && n <= stream.outbox.len(), "write returned {n}");
@@ -1159,6 +1193,7 @@ impl Harness {
         }
         let was_open = !stream.handle.is_closed();
         assert_eq!(self.client.close(&mut stream.handle, self.now), was_open);
+        self.notified |= was_open;
     }
 
     fn terminate(&mut self) {
@@ -1172,6 +1207,7 @@ impl Harness {
         } else {
             self.now
         });
+        self.step();
     }
 
     /// Runs woken tasks until none is woken, then checks that no waiting
@@ -1179,18 +1215,21 @@ impl Harness {
     fn settle(&mut self) {
         let mut quiet = false;
         for _ in 0..SETTLE_ROUNDS {
-            self.step();
             let mut polled = self.poll_openers(true);
+            self.wake();
             for index in 0..self.streams.len() {
                 if self.streams[index].reader.runnable() {
                     polled = true;
-                    while self.read(index, SETTLE_READ) == Read::Data {}
+                    while self.read(index, SETTLE_READ) == Read::Data {
+                        self.wake();
+                    }
+                    self.wake();
                 }
                 if self.streams[index].writer.runnable() {
                     polled = true;
                     self.write(index);
+                    self.wake();
                 }
-                self.step();
             }
             if !polled {
                 quiet = true;
@@ -1245,6 +1284,7 @@ impl Harness {
         if !self.link {
             self.client.handle_reconnect();
             self.link = true;
+            self.step();
         }
         if self.client.session().channel().is_paused() {
             let kind = MessageType::StartPublication;
@@ -1262,10 +1302,10 @@ impl Harness {
                 }
                 while self.read(index, SETTLE_READ) == Read::Data {
                     progress = true;
-                    self.step();
+                    self.wake();
                 }
                 progress |= self.write(index);
-                self.step();
+                self.wake();
             }
             let quiet = !progress
                 && self.writer.is_empty()
@@ -1283,12 +1323,33 @@ impl Harness {
                 break;
             }
             self.timeout();
-            self.step();
         }
-        if self.ended() || quiet_rounds < 2 {
+        if self.ended() {
             return;
         }
-        self.check_all_arrived();
+        if quiet_rounds == 2 {
+            self.check_all_arrived();
+        } else if idle_rounds == IDLE_ROUNDS {
+            self.check_not_stalled();
+        }
+    }
+
+    /// Nothing moves although the network behaves and every stream is
+    /// read: only the agent's data waiting for a basic-mode stream (none is
+    /// open) may be stuck; anything else means the driver was not woken.
+    fn check_not_stalled(&self) {
+        let basic = !matches!(self.mode, Some(PortMode::Mux { .. }));
+        if basic && self.client.basic_active().is_none() {
+            return;
+        }
+        panic!(
+            "stalled: client unacked {}, agent unacked {}, pending {}, writer {}, in flight to the client {}",
+            self.client.session().channel().unacked(),
+            self.agent.channel.unacked(),
+            self.pending.len(),
+            self.writer.len(),
+            self.to_client.len()
+        );
     }
 
     /// Counts that grow while anything moves.
@@ -1524,12 +1585,18 @@ impl Harness {
                     self.link = false;
                     self.writer.clear();
                     self.to_client.clear();
+                    // Seen at once while reading; else at the next step
+                    // (the writer fails).
+                    if !self.input_held {
+                        self.step();
+                    }
                 }
             }
             Op::Resume => {
                 if !self.link && self.driver_alive {
                     self.client.handle_reconnect();
                     self.link = true;
+                    self.step();
                 }
             }
             Op::Advance(ms) => self.now += Duration::from_millis(u64::from(ms)),
@@ -1575,7 +1642,7 @@ impl Harness {
             Op::Settle => self.settle(),
             Op::Terminate => self.terminate(),
         }
-        self.step();
+        self.wake();
         self.check();
     }
 

@@ -1001,6 +1001,41 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             },
             |o| o.mode == Some(PortMode::Basic) && o.read == 5 && o.checked,
         ),
+        // A burst of acks filled the writer queue; the frames left in the
+        // core waited for an unrelated wake-up of the driver (fixed in
+        // 774c7b9: one frame more than the room stays pending).
+        driver_seed(
+            "regression_writer_room_stall",
+            || Input {
+                setup: client_driver::Setup {
+                    session_receive: 0,
+                    stream_receive: 0,
+                    max_delivery: 256,
+                    ..driver_setup()
+                },
+                ops: vec![
+                    Request {
+                        version: Version::Mux,
+                        session_type: SessionType::Port,
+                        kms: false,
+                        port_type: PortType::Local,
+                    },
+                    Complete,
+                    Exchange,
+                    Open,
+                    Exchange,
+                    AgentWrite {
+                        stream: 0,
+                        data: bytes(b"GG"),
+                        repeat: 246,
+                    },
+                    AgentFlush { chunk: 3 },
+                    Exchange,
+                    Close { stream: 0 },
+                ],
+            },
+            |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
+        ),
         driver_seed(
             "terminate",
             || {
