@@ -74,6 +74,8 @@ counters! {
     early_data_discarded,
     /// Client data refused (not acked) while the port plugin started.
     not_ready_refusals,
+    /// A gauge: Unix ms when the agent's oldest unacked message was first sent (0: none); seconds old means the client lacks it and waits for the front-only resend.
+    agent_oldest_unacked_unix_ms,
     /// Hostile behaviours carried out (frames sent, messages queued, floods started).
     hostile_injections,
     /// Stream bytes of the hostile floods begun.

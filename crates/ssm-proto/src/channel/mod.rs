@@ -452,6 +452,13 @@ impl DataChannel {
         self.outgoing.unacked()
     }
 
+    /// When the oldest unacknowledged message was first sent. Seconds ago
+    /// means the peer never got it (or its ack was lost) and it waits for
+    /// a resend; `None` when nothing sent is unacknowledged.
+    pub fn oldest_unacked_since(&self) -> Option<Instant> {
+        self.outgoing.oldest_first_sent()
+    }
+
     /// Stops (false) or resumes (true) accepting new in-order stream data.
     /// Refused messages are not acked, so the peer resends them later.
     pub fn set_accepting(&mut self, accepting: bool) {

@@ -84,6 +84,15 @@ impl Outgoing {
         self.entries.len()
     }
 
+    /// When the oldest unacked message was first sent (`None`: nothing
+    /// unacked, or the oldest not sent yet).
+    pub(crate) fn oldest_first_sent(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .next()
+            .and_then(|entry| entry.first_sent)
+    }
+
     /// Queues an encoded message under the next sequence number.
     pub(crate) fn push(&mut self, frame: Bytes, payload_len: usize) -> i64 {
         let seq = self.next_seq;

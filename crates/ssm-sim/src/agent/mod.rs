@@ -648,6 +648,11 @@ impl Agent {
         set(&counters.agent_retransmits, stats.retransmits);
         set(&counters.agent_acks, stats.acks_sent);
         set(&counters.not_ready_refusals, stats.refused);
+        let waiting_since = self.channel.oldest_unacked_since().map_or(0, |since| {
+            let age = Instant::now().saturating_duration_since(since);
+            unix_ms().saturating_sub(age.as_millis() as u64).max(1)
+        });
+        set(&counters.agent_oldest_unacked_unix_ms, waiting_since);
     }
 }
 

@@ -25,6 +25,7 @@
 //! with the official plugin.
 
 mod daemon;
+mod recovery;
 mod stalls;
 mod traffic;
 mod verdict;
@@ -32,6 +33,7 @@ mod verdict;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -129,9 +131,11 @@ fn sim_config(args: &Args) -> SimConfig {
 
 /// Runs the soak; true when every check passed.
 async fn run(args: Args) -> anyhow::Result<bool> {
-    let sim = Simulator::start(sim_config(&args))
-        .await
-        .context("starting the simulator")?;
+    let sim = Arc::new(
+        Simulator::start(sim_config(&args))
+            .await
+            .context("starting the simulator")?,
+    );
     let program = daemon::locate(args.ssm_forward.as_deref())?;
     let daemon = daemon::Daemon::start(&program, &sim).await?;
     eprintln!(
@@ -147,6 +151,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let started = Instant::now();
     let deadline = started + args.duration;
     let sampler = tokio::spawn(daemon::sample(daemon.pid, deadline, args.duration));
+    let traffic_done = Arc::new(AtomicBool::new(false));
+    let recovery = tokio::spawn(recovery::watch(
+        sim.clone(),
+        daemon.session_id.clone(),
+        traffic_done.clone(),
+    ));
     let plan = traffic::Plan {
         address: daemon.address,
         deadline,
@@ -155,16 +165,22 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         stalls: stalls.clone(),
     };
     let outcome = traffic::run(plan).await;
+    traffic_done.store(true, Ordering::Relaxed);
     let samples = sampler.await.context("the sampler task")?;
+    let recovery = recovery.await.context("the recovery watcher")?;
     let reconnects = daemon.outages();
     let session = sim.session(&daemon.session_id).map(|summary| summary.stats);
     let exited = daemon.stop().await;
-    sim.shutdown().await;
+    if let Ok(sim) = Arc::try_unwrap(sim) {
+        sim.shutdown().await;
+    }
     let report = verdict::Report {
         started,
         ran: started.elapsed(),
         outcome,
-        stalls: stalls.classify(&reconnects),
+        stalls: stalls.classify(&reconnects, &recovery),
+        recovery_time: recovery::total(&recovery),
+        recovery_windows: recovery.len(),
         samples,
         session,
         daemon_exit: exited,

@@ -7,6 +7,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::daemon::Outage;
+use crate::recovery::Window;
+
+/// Slack around an agent recovery window: the data a wait was for
+/// reaches the reader shortly after the lost message is recovered.
+const RECOVERY_SLACK: Duration = Duration::from_millis(1500);
 
 /// Slack around a reported outage: the report is read from the daemon's
 /// stderr a little after the socket went, and data queued during the
@@ -70,7 +75,10 @@ pub(crate) struct Classified {
     pub(crate) longest_wait: Duration,
     /// Over the limit while the daemon was reconnecting.
     pub(crate) excused: Vec<Stall>,
-    /// Over the limit with no reconnect to explain it: a failure.
+    /// Over the limit, and wholly inside a window in which the agent held
+    /// a lost message (see [`crate::recovery`]).
+    pub(crate) agent_recovery: Vec<Stall>,
+    /// Over the limit with neither to explain it: a failure.
     pub(crate) unexplained: Vec<Stall>,
     pub(crate) outages: usize,
     pub(crate) longest_outage: Duration,
@@ -102,13 +110,18 @@ impl Stalls {
         }
     }
 
-    /// Splits the stalls into those a reported outage explains and the rest.
-    pub(crate) fn classify(&self, outages: &[Outage]) -> Classified {
+    /// Splits the stalls into those a reported outage explains, those the
+    /// agent's loss recovery explains, and the rest.
+    pub(crate) fn classify(&self, outages: &[Outage], recovery: &[Window]) -> Classified {
         let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
-        let (excused, unexplained) = seen
+        let (excused, rest): (Vec<Stall>, Vec<Stall>) = seen
             .into_iter()
             .partition(|stall| outages.iter().any(|outage| overlaps(stall, outage)));
+        let (agent_recovery, unexplained) = rest
+            .into_iter()
+            .partition(|stall| recovery.iter().any(|window| within(stall, window)));
         Classified {
+            agent_recovery,
             limit: self.limit,
             longest_wait: self.longest.lock().map(|l| *l).unwrap_or_default(),
             excused,
@@ -121,6 +134,14 @@ impl Stalls {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The stall lies inside the window (with slack): the agent held a lost
+/// message from before the wait began until (nearly) the wait ended. A
+/// wait that outlasts the window is not explained by it.
+fn within(stall: &Stall, window: &Window) -> bool {
+    let stall_end = stall.began + stall.lasted;
+    stall.began + RECOVERY_SLACK >= window.from && stall_end <= window.to + RECOVERY_SLACK
 }
 
 fn overlaps(stall: &Stall, outage: &Outage) -> bool {
@@ -169,6 +190,20 @@ mod tests {
             ..outage
         };
         assert!(overlaps(&stall(base + Duration::from_secs(200), 6), &open));
+    }
+
+    #[test]
+    fn only_stalls_inside_a_recovery_window_are_explained_by_it() {
+        let base = Instant::now();
+        let at = |seconds: u64| base + Duration::from_secs(seconds);
+        let window = Window {
+            from: at(10),
+            to: at(20),
+        };
+        assert!(within(&stall(at(11), 6), &window));
+        assert!(within(&stall(at(10), 10), &window));
+        assert!(!within(&stall(at(16), 6), &window), "outlasts the window");
+        assert!(!within(&stall(at(5), 6), &window), "began well before it");
     }
 
     #[test]

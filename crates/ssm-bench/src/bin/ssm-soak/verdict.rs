@@ -27,6 +27,9 @@ pub(crate) struct Report {
     pub(crate) ran: Duration,
     pub(crate) outcome: Outcome,
     pub(crate) stalls: Classified,
+    /// Time in which the agent held a lost message, and in how many spans.
+    pub(crate) recovery_time: Duration,
+    pub(crate) recovery_windows: usize,
     pub(crate) samples: Vec<Sample>,
     pub(crate) session: Option<SessionStats>,
     pub(crate) daemon_exit: String,
@@ -153,12 +156,30 @@ impl Report {
         let stalls = &self.stalls;
         let _ = writeln!(
             out,
-            "- longest wait for due data: {:.2?}; waits over {:?}: {} during a reconnect, {} unexplained",
+            "- longest wait for due data: {:.2?}; waits over {:?}: {} during a reconnect, {} while the agent held a lost message, {} unexplained",
             stalls.longest_wait,
             stalls.limit,
             stalls.excused.len(),
+            stalls.agent_recovery.len(),
             stalls.unexplained.len()
         );
+        let _ = writeln!(
+            out,
+            "- the agent held a lost message (oldest unacked > 0.5 s) for {} in {} spans ({:.1} % of the run); its front-only resend recovers one per 100 ms",
+            minutes(self.recovery_time),
+            self.recovery_windows,
+            100.0 * self.recovery_time.as_secs_f64() / self.ran.as_secs_f64().max(1e-9)
+        );
+        let recovered = episodes(&stalls.agent_recovery);
+        if let Some(longest) = recovered.iter().map(|e| e.ended - e.began).max() {
+            let _ = writeln!(
+                out,
+                "- waits over {:?} explained by the agent's recovery: {} episodes, longest {:.2?}",
+                stalls.limit,
+                recovered.len(),
+                longest
+            );
+        }
         let _ = writeln!(
             out,
             "- reconnects reported by ssm-forward: {}, longest {:.0?}",
