@@ -34,25 +34,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("ssm-bench: cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("ssm-bench: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    ssm_bench::run_main("ssm-bench", run(cli::Args::parse()))
 }
 
 /// Runs the selected scenarios and prints the report; false when a

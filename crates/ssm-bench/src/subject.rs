@@ -62,7 +62,7 @@ pub(crate) fn from_args(args: &Args) -> anyhow::Result<Vec<Subject>> {
     if !args.no_ours {
         let path = match &args.ssm_forward {
             Some(path) => path.clone(),
-            None => default_ssm_forward()?,
+            None => ssm_bench::sibling_ssm_forward()?,
         };
         subjects.push(ours(&path)?);
     }
@@ -73,19 +73,6 @@ pub(crate) fn from_args(args: &Args) -> anyhow::Result<Vec<Subject>> {
         bail!("nothing to measure: --no-ours needs --plugin");
     }
     Ok(subjects)
-}
-
-/// `ssm-forward` next to this executable (target/release or target/debug).
-fn default_ssm_forward() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating ssm-bench")?;
-    let path = exe.with_file_name("ssm-forward");
-    if !path.is_file() {
-        bail!(
-            "{} not found: build it (cargo build --release -p ssm-forward) or pass --ssm-forward PATH",
-            path.display()
-        );
-    }
-    Ok(path)
 }
 
 fn ours(path: &Path) -> anyhow::Result<Subject> {

@@ -41,18 +41,10 @@ pub(crate) struct Daemon {
 
 /// The ssm-forward binary: `explicit`, or the one beside this program.
 pub(crate) fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
+    match explicit {
+        Some(path) => Ok(path.to_path_buf()),
+        None => ssm_bench::sibling_ssm_forward(),
     }
-    let exe = std::env::current_exe().context("locating ssm-soak")?;
-    let path = exe.with_file_name("ssm-forward");
-    if !path.is_file() {
-        bail!(
-            "{} not found: build it (cargo build -p ssm-forward) or pass --ssm-forward PATH",
-            path.display()
-        );
-    }
-    Ok(path)
 }
 
 impl Daemon {
