@@ -32,7 +32,7 @@ use crate::error::{EndReason, Error};
 use crate::stats::SessionStats;
 use crate::stream::StreamHandle;
 
-/// Frames the driver's writer queue holds (the room [`Client::pump`] fills).
+/// Frames the driver's writer queue holds (the room [`Client::pump`] fills, plus one).
 pub const WRITER_QUEUE: usize = crate::config::WRITER_QUEUE;
 
 /// Limits that [`ClientConfig`] clamps or does not expose, so that a
@@ -127,7 +127,8 @@ impl Client {
     }
 
     /// The driver's pump: moves data and collects frames into `pending`
-    /// until it holds `writer_room` (`None`: no socket).
+    /// until it holds one more than `writer_room` (`None`: no socket); the
+    /// extra frame keeps the driver waiting for writer room.
     pub fn pump(
         &mut self,
         now: Instant,
