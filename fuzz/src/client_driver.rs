@@ -1286,10 +1286,11 @@ impl Harness {
             self.link = true;
             self.step();
         }
-        if self.client.session().channel().is_paused() {
-            let kind = MessageType::StartPublication;
-            self.inject(kind, 0, PayloadType::Undefined, Bytes::new());
-        }
+        // Always, behind whatever is still in flight: a pause_publication
+        // on its way would otherwise pause the client after this check
+        // (the service always follows a pause with a start).
+        let kind = MessageType::StartPublication;
+        self.inject(kind, 0, PayloadType::Undefined, Bytes::new());
         let mut quiet_rounds = 0;
         let mut idle_rounds = 0;
         for _ in 0..DRAIN_ROUNDS {
@@ -1343,12 +1344,16 @@ impl Harness {
             return;
         }
         panic!(
-            "stalled: client unacked {}, agent unacked {}, pending {}, writer {}, in flight to the client {}",
+            "stalled: client unacked {}, agent unacked {}, pending {}, writer {}, in flight to the client {}; client {:?}; agent {:?}; client paused {}, agent paused {}",
             self.client.session().channel().unacked(),
             self.agent.channel.unacked(),
             self.pending.len(),
             self.writer.len(),
-            self.to_client.len()
+            self.to_client.len(),
+            self.client.session().channel().stats(),
+            self.agent.channel.stats(),
+            self.client.session().channel().is_paused(),
+            self.agent.channel.is_paused()
         );
     }
 

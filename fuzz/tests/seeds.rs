@@ -1001,6 +1001,36 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             },
             |o| o.mode == Some(PortMode::Basic) && o.read == 5 && o.checked,
         ),
+        // The harness (not the client): a pause_publication still in
+        // flight when the end-of-run drain looked was delivered after it,
+        // and the drain, which had seen the client unpaused, never sent a
+        // start: a false "stalled". Found by the CI fuzz smoke.
+        driver_seed(
+            "regression_pause_in_flight_at_drain",
+            || {
+                let mut ops = handshake(Version::Basic);
+                ops.extend([
+                    Open,
+                    Write {
+                        stream: 0,
+                        data: bytes(b"0123+"),
+                        repeat: 1,
+                    },
+                    Settle,
+                    Exchange,
+                    Publication(false),
+                ]);
+                Input {
+                    setup: client_driver::Setup {
+                        chunk_size: 2,
+                        max_unacked: 1,
+                        ..driver_setup()
+                    },
+                    ops,
+                }
+            },
+            |o| o.mode == Some(PortMode::Basic) && o.uploaded == 10 && o.checked,
+        ),
         // A burst of acks filled the writer queue; the frames left in the
         // core waited for an unrelated wake-up of the driver (fixed in
         // 774c7b9: one frame more than the room stays pending).
