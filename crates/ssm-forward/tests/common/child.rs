@@ -82,8 +82,19 @@ impl Child {
         .await
     }
 
-    async fn wait<T>(&mut self, mut check: impl FnMut(&Self) -> Option<T>, what: &str) -> T {
-        let deadline = tokio::time::Instant::now() + STARTUP;
+    async fn wait<T>(&mut self, check: impl FnMut(&Self) -> Option<T>, what: &str) -> T {
+        self.wait_within(check, what, STARTUP).await
+    }
+
+    /// Polls `check` until it yields; panics after `timeout`, or once the
+    /// process has exited and its last output did not satisfy `check`.
+    async fn wait_within<T>(
+        &mut self,
+        mut check: impl FnMut(&Self) -> Option<T>,
+        what: &str,
+        timeout: Duration,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(found) = check(self) {
                 return found;
@@ -97,7 +108,7 @@ impl Child {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no {what} within {STARTUP:?}\n{}",
+                "no {what} within {timeout:?}\n{}",
                 self.transcript()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -105,7 +116,7 @@ impl Child {
     }
 
     /// Waits until stdout contains `needle`; panics after `timeout`.
-    pub async fn wait_stdout_within(&self, needle: &str, timeout: Duration) -> String {
+    pub async fn wait_stdout_within(&mut self, needle: &str, timeout: Duration) -> String {
         self.wait_until(needle, timeout, |text| text.contains(needle))
             .await
     }
@@ -113,22 +124,21 @@ impl Child {
     /// Waits until stdout satisfies `done`; panics (saying `what`) after
     /// `timeout`.
     pub async fn wait_until(
-        &self,
+        &mut self,
         what: &str,
         timeout: Duration,
         done: impl Fn(&str) -> bool,
     ) -> String {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let text = self.stdout();
-            if done(&text) {
-                return text;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                panic!("no {what:?} within {timeout:?}\n{}", self.transcript());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("{what:?} on stdout");
+        self.wait_within(
+            |child| {
+                let text = child.stdout();
+                done(&text).then_some(text)
+            },
+            &what,
+            timeout,
+        )
+        .await
     }
 
     /// Sends `signal` (`INT`, `TERM`) to the process.
