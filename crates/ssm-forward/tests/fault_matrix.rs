@@ -85,11 +85,9 @@ async fn run_case(mode: &'static str, target: &str, fault: Fault, size: usize) -
             .args(aws_flags(&sim)),
     );
     // The delayed handshake outlasts the helpers' usual 10 s wait.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready_path.exists() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let ready = child.wait_ready(&ready_path).await;
+    let ready = child
+        .wait_ready_within(&ready_path, Duration::from_secs(60))
+        .await;
     let (address, _, session) = ready_forward(&ready, 0);
     let started = Instant::now();
     let echoed = tokio::time::timeout(CASE_LIMIT, echo(address, size)).await;

@@ -70,14 +70,20 @@ impl Child {
 
     /// Waits until the ready file exists; returns its JSON.
     pub async fn wait_ready(&mut self, path: &Path) -> Value {
+        self.wait_ready_within(path, STARTUP).await
+    }
+
+    /// [`Self::wait_ready`] with a longer (or shorter) limit.
+    pub async fn wait_ready_within(&mut self, path: &Path, timeout: Duration) -> Value {
         let what = format!("ready file {}", path.display());
-        self.wait(
+        self.wait_within(
             |_| {
                 std::fs::read(path)
                     .ok()
                     .map(|b| serde_json::from_slice(&b).unwrap())
             },
             &what,
+            timeout,
         )
         .await
     }
