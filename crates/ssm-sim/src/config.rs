@@ -1,11 +1,13 @@
-//! Simulator configuration: the fleet, the realism profile, fault
-//! injection and destination policy. Everything can come from TOML.
+//! Simulator configuration: the fleet, the EKS clusters, the realism
+//! profile, fault injection and destination policy. Everything can come
+//! from TOML.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::eks::{ClusterConfig, default_clusters};
 use crate::hostile::Hostile;
 
 /// A managed instance the simulator serves.
@@ -226,6 +228,9 @@ pub struct SimConfig {
     pub region: String,
     /// The managed instances.
     pub instances: Vec<InstanceConfig>,
+    /// The EKS clusters (their nodes are the instances tagged
+    /// `eks:cluster-name`).
+    pub clusters: Vec<ClusterConfig>,
     /// Timing realism.
     pub realism: RealismConfig,
     /// Fault injection.
@@ -241,6 +246,7 @@ impl Default for SimConfig {
             gateway_addr: "127.0.0.1:0".into(),
             region: "us-east-1".into(),
             instances: default_fleet(),
+            clusters: default_clusters(),
             realism: RealismConfig::default(),
             faults: FaultConfig::default(),
             destinations: DestinationConfig::default(),

@@ -13,24 +13,33 @@
 //!   retransmission, mux mode (an independent smux server, `async_smux`)
 //!   and basic mode, dialling real TCP destinations on loopback.
 //!
+//! On the SSM API's endpoint it also fakes the parts of two more services
+//! that `ssm-forward` calls: **EKS** ([`eks`]: DescribeCluster and
+//! ListClusters over the configured clusters) and **STS** ([`sts`]:
+//! GetCallerIdentity).
+//!
 //! [`Simulator`] starts all of it. It does not implement shell sessions
-//! beyond an echo stand-in, KMS encryption, or any SSM API beyond the five
-//! operations above; where it knowingly differs from the real service,
+//! beyond an echo stand-in, KMS encryption, or any SSM, EKS or STS
+//! operation beyond those above; where it knowingly differs from the real service,
 //! `docs/ssm-sim.md` says so.
 
 pub mod agent;
 pub mod api;
 pub mod config;
+pub mod eks;
 pub mod fleet;
+mod form;
 pub mod gateway;
 pub mod hostile;
 pub mod registry;
 pub mod service;
 mod sim;
 pub mod stats;
+pub mod sts;
 pub mod targets;
 
 pub use config::{FaultConfig, InstanceConfig, RealismConfig, SimConfig};
+pub use eks::{ClusterConfig, ClusterStatus};
 pub use hostile::Hostile;
 pub use registry::{EndCause, SessionStatus, SessionSummary};
 pub use sim::{Injection, ReadyInfo, Simulator};

@@ -60,6 +60,8 @@ pub struct ReadyInfo {
     pub region: String,
     /// Instance ids it serves.
     pub instances: Vec<String>,
+    /// EKS cluster names it serves.
+    pub clusters: Vec<String>,
     /// Address of the built-in echo target.
     pub echo_addr: String,
     /// Address of the built-in HTTP proxy target.
@@ -83,7 +85,11 @@ impl Simulator {
     ///
     /// The built-in echo and HTTP proxy targets are reachable from
     /// sessions as [`targets::ECHO_HOST`] and [`targets::PROXY_HOST`].
+    /// Fails with `InvalidInput` when a cluster's configuration is bad or
+    /// its `ca_file` unreadable ([`crate::eks::prepare_clusters`]).
     pub async fn start(mut config: SimConfig) -> std::io::Result<Self> {
+        crate::eks::prepare_clusters(&mut config.clusters)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let (echo_addr, echo_task) = targets::spawn_echo_server().await?;
         let overrides = &mut config.destinations.host_overrides;
         overrides
@@ -133,7 +139,8 @@ impl Simulator {
         })
     }
 
-    /// The SSM API endpoint URL, for `--endpoint-url` / `AWS_ENDPOINT_URL_SSM`.
+    /// The SSM API endpoint URL, for `--endpoint-url` / `AWS_ENDPOINT_URL_SSM`;
+    /// it serves the EKS and STS fakes too.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.api_addr)
     }
@@ -166,6 +173,7 @@ impl Simulator {
             gateway_url: self.gateway_url(),
             region: config.region.clone(),
             instances: config.instances.iter().map(|i| i.id.clone()).collect(),
+            clusters: config.clusters.iter().map(|c| c.name.clone()).collect(),
             echo_addr: self.echo_addr.to_string(),
             proxy_addr: self.proxy_addr.to_string(),
         }

@@ -1,6 +1,7 @@
 //! The `ssm-sim` binary end to end: it starts, announces itself in the
-//! ready file and on stdout, serves the SSM API over real HTTP, and on
-//! SIGTERM shuts down cleanly with a counters table.
+//! ready file and on stdout, serves the SSM API (and the EKS fake, from
+//! the clusters of its config file) over real HTTP, and on SIGTERM shuts
+//! down cleanly with a counters table.
 
 #![cfg(unix)]
 
@@ -256,6 +257,89 @@ drop = 0.5
     let _ = std::fs::remove_file(&config);
 }
 
+/// A `GET` over HTTP/1.1; returns (status, body).
+fn get(endpoint: &str, path: &str) -> (u16, Value) {
+    let authority = endpoint.strip_prefix("http://").expect("http endpoint");
+    let mut socket = TcpStream::connect(authority).expect("connect to the API");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).expect("send request");
+    let mut response = String::new();
+    socket.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status code");
+    (status, serde_json::from_str(body).expect("JSON body"))
+}
+
+#[test]
+fn clusters_come_from_the_config_file() {
+    let ca = temp_path("ca.pem");
+    let pem = "-----BEGIN CERTIFICATE-----\nU0lNIENB\n-----END CERTIFICATE-----\n";
+    std::fs::write(&ca, pem).expect("write CA");
+    let config = temp_path("clusters.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[clusters]]
+name = "prod"
+endpoint_host = "prod.k8s.example"
+ca_file = "{}"
+endpoint_public_access = false
+endpoint_private_access = true
+version = "1.31"
+
+[[clusters]]
+name = "staging"
+status = "CREATING"
+"#,
+            ca.file_name()
+                .and_then(|name| name.to_str())
+                .expect("file name")
+        ),
+    )
+    .expect("write config");
+    let mut sim = Sim::start(&["--config", config.to_str().expect("utf-8 path")]);
+    let ready = sim.ready_line();
+    assert_eq!(ready["clusters"], json!(["prod", "staging"]));
+    let endpoint = ready["endpoint_url"].as_str().expect("endpoint_url");
+
+    let (status, described) = get(endpoint, "/clusters/prod");
+    assert_eq!(status, 200, "{described}");
+    let cluster = &described["cluster"];
+    assert_eq!(cluster["endpoint"], "https://prod.k8s.example");
+    assert_eq!(cluster["status"], "ACTIVE");
+    assert_eq!(cluster["version"], "1.31");
+    assert_eq!(cluster["resourcesVpcConfig"]["endpointPublicAccess"], false);
+    assert_eq!(cluster["resourcesVpcConfig"]["endpointPrivateAccess"], true);
+    // base64 of the PEM written above.
+    assert_eq!(
+        cluster["certificateAuthority"]["data"],
+        "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClUwbE5JRU5CCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
+    );
+    let (status, staging) = get(endpoint, "/clusters/staging");
+    assert_eq!(status, 200, "{staging}");
+    assert_eq!(staging["cluster"]["status"], "CREATING");
+    assert!(staging["cluster"].get("endpoint").is_none(), "{staging}");
+    let (status, listed) = get(endpoint, "/clusters?maxResults=1");
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["clusters"], json!(["prod"]));
+    assert!(listed["nextToken"].is_string(), "{listed}");
+    let (status, missing) = get(endpoint, "/clusters/demo");
+    assert_eq!(status, 404, "{missing}");
+
+    let (status, rest) = sim.signal_and_wait("TERM");
+    assert!(status.success(), "exit status {status:?}\n{rest}");
+    let _ = std::fs::remove_file(&config);
+    let _ = std::fs::remove_file(&ca);
+}
+
 #[test]
 fn bad_flags_and_config_values_are_refused_clearly() {
     let output = Command::new(BIN)
@@ -279,6 +363,22 @@ fn bad_flags_and_config_values_are_refused_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("faults.reorder") && stderr.contains("not a probability"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        &config,
+        "[[clusters]]\nname = \"x\"\nca_file = \"missing.pem\"\n",
+    )
+    .expect("write config");
+    let output = Command::new(BIN)
+        .args(["--config", config.to_str().expect("utf-8 path")])
+        .output()
+        .expect("run ssm-sim");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cluster x: reading ca_file") && stderr.contains("missing.pem"),
         "{stderr}"
     );
     let _ = std::fs::remove_file(&config);

@@ -4,6 +4,10 @@
 //! are JSON with an `x-amzn-RequestId` header; failures are HTTP 400
 //! with `{"__type", "message"}` and `x-amzn-ErrorType`. A SigV4
 //! `Authorization` header is accepted and ignored.
+//!
+//! The same router serves the other faked services on the same endpoint
+//! URL: [`crate::eks`] under `/clusters`, and [`crate::sts`] for AWS
+//! Query requests (a form body on `POST /`, or `GET /?Action=…`).
 
 mod error;
 mod instances;
@@ -14,7 +18,7 @@ use std::future::Future;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -39,7 +43,8 @@ const TARGET_PREFIX: &str = "AmazonSSM.";
 /// The SSM API as an axum router, to mount or serve.
 pub fn router(service: Service) -> Router {
     Router::new()
-        .route("/", post(handle))
+        .route("/", post(handle).get(crate::sts::handle_get))
+        .merge(crate::eks::routes())
         .fallback(unknown_route)
         .with_state(service)
 }
@@ -56,7 +61,15 @@ pub async fn serve(
         .await
 }
 
-async fn handle(State(service): State<Service>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if crate::sts::is_query_request(&headers) {
+        return crate::sts::handle(&headers, query.as_deref(), &body);
+    }
     let request_id = uuid::Uuid::new_v4().to_string();
     let operation = operation(&headers);
     tracing::debug!(%request_id, operation = operation.unwrap_or("<none>"), "SSM API request");

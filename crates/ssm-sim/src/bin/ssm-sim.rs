@@ -220,7 +220,10 @@ fn build_config(args: &Args) -> Result<SimConfig> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            SimConfig::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?
+            let mut config = SimConfig::from_toml(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            resolve_ca_files(&mut config, path);
+            config
         }
         None => SimConfig::default(),
     };
@@ -312,7 +315,38 @@ fn build_config(args: &Args) -> Result<SimConfig> {
             .insert(name.clone(), addr.clone());
     }
     validate(&config)?;
+    ssm_sim::eks::prepare_clusters(&mut config.clusters)?;
+    warn_about_clusterless_nodes(&config);
     Ok(config)
+}
+
+/// Warns about nodes tagged with a cluster that is not configured.
+fn warn_about_clusterless_nodes(config: &SimConfig) {
+    for instance in &config.instances {
+        let Some(cluster) = instance.tags.get(ssm_sim::eks::CLUSTER_NAME_TAG) else {
+            continue;
+        };
+        if !config.clusters.iter().any(|c| &c.name == cluster) {
+            tracing::warn!(
+                instance = %instance.id,
+                cluster = %cluster,
+                "instance is tagged as a node of a cluster that is not configured \
+                 (DescribeCluster will not find it): add a [[clusters]] entry"
+            );
+        }
+    }
+}
+
+/// Makes relative cluster `ca_file` paths relative to the config file.
+fn resolve_ca_files(config: &mut SimConfig, config_file: &Path) {
+    let dir = config_file.parent().unwrap_or_else(|| Path::new("."));
+    for cluster in &mut config.clusters {
+        if let Some(path) = &mut cluster.ca_file
+            && path.is_relative()
+        {
+            *path = dir.join(&*path);
+        }
+    }
 }
 
 /// The configured listen address with the flags' address and port applied.
@@ -638,6 +672,36 @@ mod tests {
         assert_eq!(config.realism.output_pacing, Duration::from_millis(1));
         assert_eq!(config.realism.client_rate_limit, Some(1000));
         assert_eq!(config.realism.idle_timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn clusters_come_from_the_config_file_with_ca_files_beside_it() {
+        let dir = std::env::temp_dir().join(format!("ssm-sim-bin-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), ssm_sim::eks::SIM_CA_PEM).unwrap();
+        let file = dir.join("fleet.toml");
+        std::fs::write(
+            &file,
+            "[[clusters]]\nname = \"prod\"\nca_file = \"ca.pem\"\nstatus = \"UPDATING\"\n",
+        )
+        .unwrap();
+        let config = parse(&["--config", file.to_str().unwrap()]);
+        let twice = dir.join("twice.toml");
+        std::fs::write(
+            &twice,
+            "[[clusters]]\nname = \"a\"\n[[clusters]]\nname = \"a\"\n",
+        )
+        .unwrap();
+        let error = parse(&["--config", twice.to_str().unwrap()]).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let config = config.unwrap();
+        assert_eq!(config.clusters.len(), 1);
+        assert_eq!(config.clusters[0].status, ssm_sim::ClusterStatus::Updating);
+        assert_eq!(config.clusters[0].ca_pem(), ssm_sim::eks::SIM_CA_PEM);
+        assert!(
+            error.to_string().contains("cluster a: configured twice"),
+            "{error}"
+        );
     }
 
     #[test]
