@@ -17,7 +17,7 @@ use tracing::{debug, instrument, warn};
 
 use crate::cli::{Cli, Command, ListArgs, RunArgs, UpArgs};
 use crate::discovery::{self, Resolved, TargetSelector};
-use crate::exit::{ExitStatus, Fatal};
+use crate::errors::{ExitStatus, Fatal};
 use crate::forward::{self, ForwardSpec};
 use crate::plan::{self, Planned};
 use crate::runner::{self, Signals, Stop, Watched};

@@ -16,7 +16,6 @@ pub mod config_file;
 pub mod demo;
 pub mod discovery;
 pub mod errors;
-pub mod exit;
 pub mod forward;
 pub mod kubeconfig;
 pub mod plan;

@@ -1,7 +1,7 @@
 //! The `ssm-forward` command: parses the command line, sets up logging
 //! and runs [`ssm_forward::app`]; started under the name
 //! `session-manager-plugin` (or as `ssm-forward plugin ARGS…`) it is the
-//! drop-in plugin instead. Exit statuses: [`ssm_forward::exit`].
+//! drop-in plugin instead. Exit statuses: [`ssm_forward::errors::exit`].
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser as _};
 use ssm_forward::cli::{Cli, Command};
-use ssm_forward::exit::{self, ExitStatus};
+use ssm_forward::errors::{self, ExitStatus};
 use ssm_forward::status::{self, LogSettings};
 
 /// The plugin's program name, as the AWS CLI runs it.
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             status::fatal(&format!("{error:#}"), settings.json);
-            ExitCode::from(exit::status_of(&error).code())
+            ExitCode::from(errors::status_of(&error).code())
         }
     }
 }

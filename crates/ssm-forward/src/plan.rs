@@ -9,7 +9,7 @@ use ssm_client::AwsOptions;
 use crate::cli::{ForwardArgs, RunArgs};
 use crate::config_file::NamedForward;
 use crate::discovery::TargetSelector;
-use crate::exit::Fatal;
+use crate::errors::Fatal;
 
 /// One forward to start.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::exit::{ExitStatus, Fatal};
+use crate::errors::{ExitStatus, Fatal};
 use crate::forward::ForwardEvent;
 use crate::ready_file::{self, ReadyForward, ReadyInfo};
 use crate::status;
