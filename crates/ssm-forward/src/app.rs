@@ -21,7 +21,7 @@ use crate::errors::{ExitStatus, Fatal};
 use crate::forward::{self, ForwardSpec};
 use crate::plan::{self, Planned};
 use crate::runner::{self, Signals, Stop, Watched};
-use crate::{config_file, demo, errors, kubeconfig, ready_file, status};
+use crate::{config_file, demo, errors, kubeconfig, output, ready_file};
 
 /// How long forwards get to terminate their sessions on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -149,7 +149,7 @@ impl forward::Retarget for Rediscover {
             let resolved = discovery::resolve(&self.client, &self.selector)
                 .await
                 .map_err(|error| error.to_string())?;
-            status::target_chosen(&self.selector, &resolved);
+            output::target_chosen(&self.selector, &resolved);
             Ok(resolved.instance_id)
         })
     }
@@ -167,7 +167,7 @@ async fn forward_all(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()>
     let prepared = tokio::select! {
         prepared = prepare(planned) => prepared?,
         signal = signals.recv() => {
-            status::shutting_down(signal);
+            output::shutting_down(signal);
             return Ok(());
         }
     };
@@ -180,7 +180,7 @@ async fn forward_all(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()>
     drop(events);
     let outcome = runner::watch(watched, events_rx, run.ready_file.clone(), &mut signals).await;
     if let Ok(Stop::Signal(signal)) = &outcome {
-        status::shutting_down(signal);
+        output::shutting_down(signal);
     }
     let _ = shutdown.send(true);
     stop(tasks, &mut signals).await;
@@ -304,7 +304,7 @@ async fn resolve(api: &AwsSessionApi, selector: &TargetSelector) -> Result<Resol
                 other => Fatal::new(ExitStatus::Target, other.to_string()),
             })?;
     if !matches!(selector, TargetSelector::Id(_)) {
-        status::target_chosen(selector, &resolved);
+        output::target_chosen(selector, &resolved);
     }
     Ok(resolved)
 }

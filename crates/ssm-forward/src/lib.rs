@@ -4,7 +4,7 @@
 //! The binary's pieces live here so tests can drive them: [`forward`]
 //! (listener + session supervisor), [`discovery`] (target by id, Name
 //! tag, tag or EKS cluster), [`config_file`] (named forwards),
-//! [`status`] (status lines, JSON logs), [`ready_file`], [`plan`] (from
+//! [`output`] (status lines, JSON logs), [`ready_file`], [`plan`] (from
 //! flags or file to forwards), [`runner`] (watching them), [`exit`]
 //! (exit statuses), [`app`] (the commands end to end), [`kubeconfig`]
 //! (proxy-url for EKS users), [`demo`] (everything on the embedded
@@ -18,8 +18,8 @@ pub mod discovery;
 pub mod errors;
 pub mod forward;
 pub mod kubeconfig;
+pub mod output;
 pub mod plan;
 pub mod plugin;
 pub mod ready_file;
 pub mod runner;
-pub mod status;

@@ -11,7 +11,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory as _, Parser as _};
 use ssm_forward::cli::{Cli, Command};
 use ssm_forward::errors::{self, ExitStatus};
-use ssm_forward::status::{self, LogSettings};
+use ssm_forward::output::{self, LogSettings};
 
 /// The plugin's program name, as the AWS CLI runs it.
 const PLUGIN_NAME: &str = "session-manager-plugin";
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     if let Some(Command::Plugin(args)) = cli.command {
         return plugin(args.args);
     }
-    status::init(settings);
+    output::init(settings);
     let result = runtime().and_then(|runtime| {
         let result = runtime.block_on(ssm_forward::app::run(cli));
         runtime.shutdown_timeout(Duration::from_millis(500));
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            status::fatal(&format!("{error:#}"), settings.json);
+            output::fatal(&format!("{error:#}"), settings.json);
             ExitCode::from(errors::status_of(&error).code())
         }
     }
@@ -60,7 +60,7 @@ fn invoked_as_plugin(program: &str) -> bool {
 
 /// Runs the drop-in plugin with the AWS CLI's arguments.
 fn plugin(args: Vec<String>) -> ExitCode {
-    status::init(LogSettings {
+    output::init(LogSettings {
         quiet: true,
         ..LogSettings::default()
     });

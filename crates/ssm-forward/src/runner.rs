@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::errors::{ExitStatus, Fatal};
 use crate::forward::ForwardEvent;
 use crate::ready_file::{self, ReadyForward, ReadyInfo};
-use crate::status;
+use crate::output;
 use tokio::sync::mpsc;
 
 /// What the runner knows about one forward.
@@ -58,7 +58,7 @@ pub async fn watch(
         };
         // A fatal first failure is reported once, as the exit error.
         check_first_start(&mut forwards[index], &event)?;
-        status::forward_event(&event, &forwards[index].destination);
+        output::forward_event(&event, &forwards[index].destination);
         if !ready_written && forwards.iter().all(|f| f.first_session.is_some()) {
             ready_written = true;
             if let Some(path) = &ready_file {
