@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config_file;
 pub mod demo;
 pub mod discovery;
@@ -20,6 +21,5 @@ pub mod forward;
 pub mod kubeconfig;
 pub mod output;
 pub mod plan;
-pub mod plugin;
 pub mod ready_file;
 pub mod runner;

@@ -66,7 +66,7 @@ fn plugin(args: Vec<String>) -> ExitCode {
     });
     let code = runtime()
         .and_then(|runtime| {
-            let code = runtime.block_on(ssm_forward::plugin::run(args));
+            let code = runtime.block_on(ssm_forward::commands::plugin::run(args));
             runtime.shutdown_timeout(Duration::from_millis(500));
             code
         })
