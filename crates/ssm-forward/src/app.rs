@@ -21,7 +21,8 @@ use crate::errors::{ExitStatus, Fatal};
 use crate::forward::{self, ForwardSpec};
 use crate::plan::{self, Planned};
 use crate::runner::{self, Signals, Stop, Watched};
-use crate::{config_file, demo, errors, kubeconfig, output, ready_file};
+use crate::commands::{demo, kubeconfig};
+use crate::{config_file, errors, output, ready_file};
 
 /// How long forwards get to terminate their sessions on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

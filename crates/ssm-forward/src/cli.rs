@@ -52,9 +52,9 @@ pub enum Command {
     /// List the forwards of the configuration file.
     List(ListArgs),
     /// Point a kubeconfig cluster at a forwarded HTTP proxy (proxy-url).
-    Kubeconfig(crate::kubeconfig::KubeconfigArgs),
+    Kubeconfig(crate::commands::kubeconfig::KubeconfigArgs),
     /// Run a complete forward against a local simulator (no AWS account).
-    Demo(crate::demo::DemoArgs),
+    Demo(crate::commands::demo::DemoArgs),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).
     Plugin(PluginArgs),
 }

@@ -1,3 +1,5 @@
 //! The subcommands, one module each.
 
+pub mod demo;
+pub mod kubeconfig;
 pub mod plugin;
