@@ -11,6 +11,7 @@
 //! simulator) and [`plugin`] (drop-in for `session-manager-plugin`).
 
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
