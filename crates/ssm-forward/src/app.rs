@@ -1,6 +1,6 @@
 //! The commands, end to end: plan the forwards, load AWS settings,
 //! resolve targets, bind every listener (so a busy port fails before any
-//! session starts), run one [`forward::run`] per forward under a shared
+//! session starts), run one [`supervisor::run`] per forward under a shared
 //! shutdown, watch them, and stop cleanly on Ctrl-C or SIGTERM.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -18,11 +18,12 @@ use tracing::{debug, instrument, warn};
 use crate::cli::{Cli, Command, ListArgs, RunArgs, UpArgs};
 use crate::discovery::{self, Resolved, TargetSelector};
 use crate::errors::{ExitStatus, Fatal};
-use crate::forward::{self, ForwardSpec};
-use crate::plan::{self, Planned};
-use crate::runner::{self, Signals, Stop, Watched};
+use crate::forwarding::plan::{self, Planned};
+use crate::forwarding::runner::{self, Signals, Stop, Watched};
+use crate::forwarding::supervisor::{self, ForwardSpec};
 use crate::commands::{demo, kubeconfig};
-use crate::{config_file, errors, output, ready_file};
+use crate::forwarding::ready_file;
+use crate::{config_file, errors, output};
 
 /// How long forwards get to terminate their sessions on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -130,7 +131,7 @@ struct Prepared {
     spec: ForwardSpec,
     listener: TcpListener,
     api: Arc<AwsSessionApi>,
-    retarget: Option<Arc<dyn forward::Retarget>>,
+    retarget: Option<Arc<dyn supervisor::Retarget>>,
     destination: String,
 }
 
@@ -142,7 +143,7 @@ struct Rediscover {
     selector: TargetSelector,
 }
 
-impl forward::Retarget for Rediscover {
+impl supervisor::Retarget for Rediscover {
     fn resolve(
         &self,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
@@ -191,10 +192,10 @@ async fn forward_all(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()>
     outcome.map(drop).map_err(Into::into)
 }
 
-/// One [`forward::run`] task per forward, all under one shutdown watch.
+/// One [`supervisor::run`] task per forward, all under one shutdown watch.
 fn spawn_forwards(
     prepared: Vec<Prepared>,
-    events: &forward::EventSink,
+    events: &supervisor::EventSink,
     shutdown: &watch::Receiver<bool>,
 ) -> (Vec<Watched>, JoinSet<()>) {
     let mut watched = Vec::new();
@@ -214,12 +215,12 @@ fn spawn_forwards(
             destination,
             first_session: None,
         });
-        let service = forward::Service {
+        let service = supervisor::Service {
             api,
             config: ClientConfig::default(),
             retarget,
         };
-        tasks.spawn(forward::run(
+        tasks.spawn(supervisor::run(
             listener,
             spec,
             service,
@@ -275,7 +276,7 @@ async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
             Arc::new(Rediscover {
                 client: api.client().clone(),
                 selector: forward.target.clone(),
-            }) as Arc<dyn forward::Retarget>
+            }) as Arc<dyn supervisor::Retarget>
         });
         prepared.push(Prepared {
             spec,
@@ -312,7 +313,7 @@ async fn resolve(api: &AwsSessionApi, selector: &TargetSelector) -> Result<Resol
 
 /// Binds a forward's listener; a busy port says what to do.
 async fn bind(spec: &ForwardSpec) -> Result<TcpListener, Fatal> {
-    forward::bind(spec).await.map_err(|error| {
+    supervisor::bind(spec).await.map_err(|error| {
         let address = spec.bind;
         let message = match error.kind() {
             std::io::ErrorKind::AddrInUse => format!(

@@ -19,7 +19,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::discovery::{Resolved, TargetSelector};
-use crate::forward::ForwardEvent;
+use crate::forwarding::supervisor::ForwardEvent;
 
 /// The tracing target of status lines. It keeps the name of this
 /// module's former file (`status.rs`): `--json` output carries it and

@@ -4,7 +4,7 @@
 //! It starts the service simulator (`ssm-sim`, realistic timing) and a
 //! small web service reachable only through the simulator's HTTP proxy
 //! (a privoxy stand-in next to the instance), forwards a local port to
-//! that proxy through a real session ([`crate::forward`] with the normal
+//! that proxy through a real session ([`crate::forwarding::supervisor`] with the normal
 //! client on the simulator's SSM API), then makes requests through the
 //! tunnel the way `curl -x` and kubectl do and reports timings and the
 //! simulator's counters. Unless `--once`, the forward stays open for
@@ -26,7 +26,7 @@ use ssm_sim::{EndCause, RealismConfig, SessionStats, SimConfig, Simulator};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::forward::{self, ForwardEvent, ForwardSpec};
+use crate::forwarding::supervisor::{self, ForwardEvent, ForwardSpec};
 use http::SERVICE_HOST;
 
 /// The simulated instance the demo goes through.
@@ -92,7 +92,7 @@ impl Demo {
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
             reason: Some("ssm-forward demo".into()),
         };
-        let listener = forward::bind(&spec)
+        let listener = supervisor::bind(&spec)
             .await
             .with_context(|| format!("cannot listen on {}: pick another --port", spec.bind))?;
         let local = listener.local_addr()?;
@@ -107,12 +107,12 @@ impl Demo {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let started = Instant::now();
-        let service = forward::Service {
+        let service = supervisor::Service {
             api,
             config: ClientConfig::default(),
             retarget: None,
         };
-        let forward = forward::run(listener, spec, service, events_tx, shutdown_rx);
+        let forward = supervisor::run(listener, spec, service, events_tx, shutdown_rx);
         Ok(Self {
             sim,
             web,

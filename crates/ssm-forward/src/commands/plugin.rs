@@ -170,7 +170,7 @@ async fn listen(session: &Session) -> Option<TcpListener> {
         return None;
     }
     let port = properties.local_port().unwrap_or(0);
-    match crate::forward::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
+    match crate::forwarding::supervisor::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
         Ok(listener) => Some(listener),
         Err(error) => {
             eprintln!("Cannot perform start session: cannot listen on localhost:{port}: {error}");

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::errors::{ExitStatus, Fatal};
-use crate::forward::ForwardEvent;
-use crate::ready_file::{self, ReadyForward, ReadyInfo};
+use crate::forwarding::supervisor::ForwardEvent;
+use crate::forwarding::ready_file::{self, ReadyForward, ReadyInfo};
 use crate::output;
 use tokio::sync::mpsc;
 
