@@ -16,14 +16,15 @@ use tokio::task::JoinSet;
 use tracing::{debug, instrument, warn};
 
 use crate::cli::{Cli, Command, ListArgs, RunArgs, UpArgs};
-use crate::discovery::{self, Resolved, TargetSelector};
+use crate::aws_context::AwsContext;
 use crate::errors::{ExitStatus, Fatal};
 use crate::forwarding::plan::{self, Planned};
 use crate::forwarding::runner::{self, Signals, Stop, Watched};
 use crate::forwarding::supervisor::{self, ForwardSpec};
 use crate::commands::{demo, kubeconfig};
 use crate::forwarding::ready_file;
-use crate::{config_file, errors, output};
+use crate::targets::{self, Rediscover, Resolved, TargetSelector};
+use crate::{config_file, output};
 
 /// How long forwards get to terminate their sessions on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -97,34 +98,6 @@ fn usage(error: config_file::ConfigError) -> Fatal {
     Fatal::usage(error.to_string())
 }
 
-/// One SSM client per distinct set of AWS options.
-#[derive(Debug, Default)]
-struct Clients {
-    loaded: Vec<(AwsOptions, Arc<AwsSessionApi>)>,
-}
-
-impl Clients {
-    /// The client for `options`, loading the SDK configuration once.
-    async fn get(&mut self, options: &AwsOptions) -> Result<Arc<AwsSessionApi>, Fatal> {
-        if let Some((_, api)) = self.loaded.iter().find(|(o, _)| o == options) {
-            return Ok(api.clone());
-        }
-        let config = ssm_client::load_sdk_config(options).await;
-        if config.region().is_none() {
-            let hint = match &options.profile {
-                Some(profile) => format!(" (is profile {profile:?} defined in ~/.aws/config?)"),
-                None => String::new(),
-            };
-            return Err(Fatal::usage(format!(
-                "no AWS region: pass --region, set AWS_REGION, or set region in your profile{hint}"
-            )));
-        }
-        let api = Arc::new(AwsSessionApi::new(&config));
-        self.loaded.push((options.clone(), api.clone()));
-        Ok(api)
-    }
-}
-
 /// A forward ready to run: its spec, bound listener and client.
 #[derive(Debug)]
 struct Prepared {
@@ -133,28 +106,6 @@ struct Prepared {
     api: Arc<AwsSessionApi>,
     retarget: Option<Arc<dyn supervisor::Retarget>>,
     destination: String,
-}
-
-/// Re-runs target discovery for a forward whose target was chosen by
-/// name, tag or EKS cluster.
-#[derive(Debug)]
-struct Rediscover {
-    client: aws_sdk_ssm::Client,
-    selector: TargetSelector,
-}
-
-impl supervisor::Retarget for Rediscover {
-    fn resolve(
-        &self,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
-        Box::pin(async move {
-            let resolved = discovery::resolve(&self.client, &self.selector)
-                .await
-                .map_err(|error| error.to_string())?;
-            output::target_chosen(&self.selector, &resolved);
-            Ok(resolved.instance_id)
-        })
-    }
 }
 
 /// Starts every planned forward and runs until a signal or a fatal error.
@@ -244,16 +195,16 @@ async fn stop(mut tasks: JoinSet<()>, signals: &mut Signals) {
 
 /// Resolves targets and binds listeners, in order.
 async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
-    let mut clients = Clients::default();
+    let mut aws = AwsContext::default();
     let mut resolved: Vec<((AwsOptions, TargetSelector), Resolved)> = Vec::new();
     let mut prepared = Vec::new();
     for forward in planned {
-        let api = clients.get(&forward.aws).await?;
+        let api = aws.ssm(&forward.aws).await?;
         let key = (forward.aws.clone(), forward.target.clone());
         let target = match resolved.iter().find(|(k, _)| *k == key) {
             Some((_, target)) => target.clone(),
             None => {
-                let target = resolve(&api, &forward.target).await?;
+                let target = targets::resolve(&api, &forward.target).await?;
                 resolved.push((key, target.clone()));
                 target
             }
@@ -287,28 +238,6 @@ async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
         });
     }
     Ok(prepared)
-}
-
-/// Resolves one selector, saying which instance it chose.
-async fn resolve(api: &AwsSessionApi, selector: &TargetSelector) -> Result<Resolved, Fatal> {
-    let resolved =
-        discovery::resolve(api.client(), selector)
-            .await
-            .map_err(|error| match error {
-                discovery::DiscoveryError::Api { selector, source } => {
-                    let message = format!(
-                        "could not look up {selector}: {}",
-                        errors::explain_lookup(&source)
-                    );
-                    let status = ExitStatus::from(errors::kind(&ssm_client::Error::Api(source)));
-                    Fatal::new(status, message)
-                }
-                other => Fatal::new(ExitStatus::Target, other.to_string()),
-            })?;
-    if !matches!(selector, TargetSelector::Id(_)) {
-        output::target_chosen(selector, &resolved);
-    }
-    Ok(resolved)
 }
 
 /// Binds a forward's listener; a busy port says what to do.

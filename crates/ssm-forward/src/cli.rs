@@ -14,7 +14,7 @@ use std::str::FromStr;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use ssm_client::AwsOptions;
 
-use crate::discovery::TargetSelector;
+use crate::targets::TargetSelector;
 
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
 /// CLI, no session-manager-plugin).

@@ -25,7 +25,7 @@ use ssm_client::AwsOptions;
 use thiserror::Error;
 
 use crate::cli::parse_bind;
-use crate::discovery::TargetSelector;
+use crate::targets::TargetSelector;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

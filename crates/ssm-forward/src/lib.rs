@@ -12,10 +12,11 @@
 
 pub mod app;
 pub mod atomic_file;
+pub mod aws_context;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
-pub mod discovery;
 pub mod errors;
 pub mod forwarding;
 pub mod output;
+pub mod targets;

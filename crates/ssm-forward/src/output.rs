@@ -18,7 +18,7 @@ use tracing_subscriber::fmt::format::{Compact, Format, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::discovery::{Resolved, TargetSelector};
+use crate::targets::{Resolved, TargetSelector};
 use crate::forwarding::supervisor::ForwardEvent;
 
 /// The tracing target of status lines. It keeps the name of this

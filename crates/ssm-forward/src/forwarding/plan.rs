@@ -8,7 +8,7 @@ use ssm_client::AwsOptions;
 
 use crate::cli::{ForwardArgs, RunArgs};
 use crate::config_file::NamedForward;
-use crate::discovery::TargetSelector;
+use crate::targets::TargetSelector;
 use crate::errors::Fatal;
 
 /// One forward to start.
