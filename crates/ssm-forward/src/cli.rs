@@ -1,20 +1,22 @@
-//! The command line: flags, subcommands and the SSH-style `-L` syntax.
+//! The command line: [`Cli`] (the top-level flags and the [`Command`]s),
+//! the logging flags every command takes, and the argument groups several
+//! commands share ([`AwsArgs`], [`RunArgs`], [`ConfigArgs`], the `-L`
+//! syntax in [`local_forward`]).
 //!
 //! Without a subcommand `ssm-forward` forwards what its flags describe
-//! (`--remote-port` and/or `-L`); `up` forwards named entries of the
-//! configuration file, `list` shows them. `kubeconfig`, `demo` and
-//! `plugin` are described in their own modules. `docs/ssm-forward.md`
-//! documents every flag.
+//! ([`crate::commands::forward`]); every subcommand owns its arguments in
+//! its module under [`crate::commands`]. `docs/ssm-forward.md` documents
+//! every flag.
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+pub mod local_forward;
+
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 use ssm_client::AwsOptions;
 
-use crate::targets::TargetSelector;
+use crate::commands::{demo, forward, kubeconfig, list, plugin, up};
+pub use local_forward::{LocalForward, parse_bind};
 
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
 /// CLI, no session-manager-plugin).
@@ -26,7 +28,7 @@ pub struct Cli {
     pub log: LogArgs,
     /// Forwards described on the command line.
     #[command(flatten)]
-    pub forward: ForwardArgs,
+    pub forward: forward::Args,
     /// What to do instead of forwarding the command line's forwards.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -48,15 +50,15 @@ Documentation: docs/ssm-forward.md";
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start named forwards from the configuration file.
-    Up(UpArgs),
+    Up(up::Args),
     /// List the forwards of the configuration file.
-    List(ListArgs),
+    List(list::Args),
     /// Point a kubeconfig cluster at a forwarded HTTP proxy (proxy-url).
-    Kubeconfig(crate::commands::kubeconfig::KubeconfigArgs),
+    Kubeconfig(kubeconfig::Args),
     /// Run a complete forward against a local simulator (no AWS account).
-    Demo(crate::commands::demo::DemoArgs),
+    Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).
-    Plugin(PluginArgs),
+    Plugin(plugin::Args),
 }
 
 /// Logging: human status lines by default, JSON on request.
@@ -150,85 +152,6 @@ pub struct RunArgs {
     pub ready_file: Option<PathBuf>,
 }
 
-/// Forwards described by flags.
-#[derive(Debug, Clone, Args)]
-pub struct ForwardArgs {
-    /// Instance: an id (i-…, mi-…), name:NAME (the Name tag) or tag:KEY=VALUE.
-    #[arg(short, long, value_name = "TARGET", conflicts_with = "eks_cluster")]
-    pub target: Option<TargetSelector>,
-    /// Use an online node of this EKS cluster as the target.
-    #[arg(long, value_name = "NAME")]
-    pub eks_cluster: Option<String>,
-    /// Host to reach from the target (default: the target itself).
-    #[arg(long, value_name = "HOST", requires = "remote_port")]
-    pub remote_host: Option<String>,
-    /// Port to reach (on --remote-host, or on the target).
-    #[arg(long, value_name = "PORT")]
-    pub remote_port: Option<u16>,
-    /// Local port (default: the remote port; 0 picks a free one).
-    #[arg(long, value_name = "PORT", requires = "remote_port")]
-    pub local_port: Option<u16>,
-    /// Local listen address.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = parse_bind)]
-    pub bind: IpAddr,
-    /// SSH-style forward `[BIND:]LOCAL_PORT:REMOTE_HOST:REMOTE_PORT`; repeatable.
-    #[arg(short = 'L', value_name = "SPEC")]
-    pub local_forward: Vec<LocalForward>,
-    /// AWS settings and outputs.
-    #[command(flatten)]
-    pub run: RunArgs,
-}
-
-impl ForwardArgs {
-    /// True when any forwarding flag was given (`--bind` only if not the
-    /// default).
-    pub fn is_given(&self) -> bool {
-        let run = &self.run;
-        self.target.is_some()
-            || self.eks_cluster.is_some()
-            || self.remote_host.is_some()
-            || self.remote_port.is_some()
-            || self.local_port.is_some()
-            || self.bind != IpAddr::V4(Ipv4Addr::LOCALHOST)
-            || !self.local_forward.is_empty()
-            || run.aws.profile.is_some()
-            || run.aws.region.is_some()
-            || run.aws.endpoint_url.is_some()
-            || run.reason.is_some()
-            || run.print_env
-            || run.ready_file.is_some()
-    }
-}
-
-/// `ssm-forward up`.
-#[derive(Debug, Clone, Args)]
-pub struct UpArgs {
-    /// Names of forwards in the configuration file.
-    #[arg(
-        value_name = "NAME",
-        required_unless_present = "all",
-        conflicts_with = "all"
-    )]
-    pub names: Vec<String>,
-    /// Start every forward of the configuration file.
-    #[arg(long)]
-    pub all: bool,
-    /// Configuration file location.
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// AWS settings (override the file's) and outputs.
-    #[command(flatten)]
-    pub run: RunArgs,
-}
-
-/// `ssm-forward list`.
-#[derive(Debug, Clone, Args)]
-pub struct ListArgs {
-    /// Configuration file location.
-    #[command(flatten)]
-    pub config: ConfigArgs,
-}
-
 /// Where the configuration file is.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
@@ -236,119 +159,6 @@ pub struct ConfigArgs {
     /// or ~/.config/ssm-forward/config.toml].
     #[arg(long, value_name = "PATH", env = "SSM_FORWARD_CONFIG")]
     pub config: Option<PathBuf>,
-}
-
-/// `ssm-forward plugin ARGS…`: the drop-in plugin with explicit arguments.
-#[derive(Debug, Clone, Args)]
-pub struct PluginArgs {
-    /// The arguments the AWS CLI passes to session-manager-plugin.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "ARG"
-    )]
-    pub args: Vec<String>,
-}
-
-/// One `-L [BIND:]LOCAL_PORT:REMOTE_HOST:REMOTE_PORT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalForward {
-    /// Listen address; `None` uses `--bind`.
-    pub bind: Option<IpAddr>,
-    /// Local port (0 picks a free one).
-    pub local_port: u16,
-    /// Host to reach from the target.
-    pub remote_host: String,
-    /// Port on that host.
-    pub remote_port: u16,
-}
-
-impl LocalForward {
-    /// The listen address, falling back to `default_bind`.
-    pub fn address(&self, default_bind: IpAddr) -> SocketAddr {
-        SocketAddr::new(self.bind.unwrap_or(default_bind), self.local_port)
-    }
-}
-
-impl FromStr for LocalForward {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fields = split_fields(text)?;
-        let (bind, rest) = match fields.as_slice() {
-            [bind, rest @ ..] if fields.len() == 4 => (Some(parse_bind(bind)?), rest),
-            rest if fields.len() == 3 => (None, rest),
-            _ => {
-                return Err(
-                    "expected [BIND:]LOCAL_PORT:REMOTE_HOST:REMOTE_PORT, e.g. 8118:privoxy.example.com:8118"
-                        .into(),
-                );
-            }
-        };
-        let [local, host, remote] = rest else {
-            unreachable!("three fields")
-        };
-        if host.is_empty() {
-            return Err("the remote host is empty".into());
-        }
-        Ok(Self {
-            bind,
-            local_port: parse_port(local, "local port")?,
-            remote_host: host.clone(),
-            remote_port: parse_port(remote, "remote port")?,
-        })
-    }
-}
-
-impl fmt::Display for LocalForward {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.bind {
-            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
-            Some(ip) => write!(f, "{ip}:")?,
-            None => {}
-        }
-        let host = &self.remote_host;
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.clone()
-        };
-        write!(f, "{}:{host}:{}", self.local_port, self.remote_port)
-    }
-}
-
-/// Splits on `:` outside `[...]`, dropping the brackets (IPv6 literals).
-fn split_fields(text: &str) -> Result<Vec<String>, String> {
-    let mut fields = vec![String::new()];
-    let mut in_brackets = false;
-    for c in text.chars() {
-        match c {
-            '[' if !in_brackets => in_brackets = true,
-            ']' if in_brackets => in_brackets = false,
-            ':' if !in_brackets => fields.push(String::new()),
-            c => fields.last_mut().expect("never empty").push(c),
-        }
-    }
-    if in_brackets {
-        return Err("unbalanced '[' in the forward".into());
-    }
-    Ok(fields)
-}
-
-fn parse_port(text: &str, what: &str) -> Result<u16, String> {
-    text.parse()
-        .map_err(|_| format!("the {what} {text:?} is not a number from 0 to 65535"))
-}
-
-/// A listen address: an IP, `localhost` or `*` (every interface).
-pub fn parse_bind(text: &str) -> Result<IpAddr, String> {
-    match text {
-        "localhost" => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        "*" => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        _ => text.trim_matches(['[', ']']).parse().map_err(|_| {
-            format!("{text:?} is not an IP address to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0)")
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -359,55 +169,6 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn local_forward_forms() {
-        let plain: LocalForward = "8118:privoxy.example.com:8118".parse().unwrap();
-        assert_eq!(plain.bind, None);
-        assert_eq!((plain.local_port, plain.remote_port), (8118, 8118));
-        assert_eq!(plain.remote_host, "privoxy.example.com");
-        let bound: LocalForward = "0.0.0.0:0:db:5432".parse().unwrap();
-        assert_eq!(bound.bind, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
-        let v6: LocalForward = "[::1]:80:[fd00::1]:8080".parse().unwrap();
-        assert_eq!(v6.bind, Some("::1".parse().unwrap()));
-        assert_eq!(v6.remote_host, "fd00::1");
-        assert_eq!(v6.to_string(), "[::1]:80:[fd00::1]:8080");
-        assert_eq!(plain.to_string(), "8118:privoxy.example.com:8118");
-    }
-
-    #[test]
-    fn bad_local_forwards_say_why() {
-        assert!(
-            "8118:host"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("LOCAL_PORT")
-        );
-        assert!(
-            "x:host:1"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("local port")
-        );
-        assert!(
-            "1:host:70000"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("remote port")
-        );
-        assert!(
-            "1::2"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("empty")
-        );
-        assert!(
-            "nope:1:h:2"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("IP address")
-        );
     }
 
     #[test]
@@ -429,7 +190,7 @@ mod tests {
         let up = Cli::try_parse_from(["ssm-forward", "up", "--all", "--json"]).unwrap();
         assert!(matches!(
             up.command,
-            Some(Command::Up(UpArgs { all: true, .. }))
+            Some(Command::Up(up::Args { all: true, .. }))
         ));
         assert!(Cli::try_parse_from(["ssm-forward", "up"]).is_err());
         assert!(

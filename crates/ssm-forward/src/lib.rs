@@ -10,7 +10,6 @@
 //! (proxy-url for EKS users), [`demo`] (everything on the embedded
 //! simulator) and [`plugin`] (drop-in for `session-manager-plugin`).
 
-pub mod app;
 pub mod atomic_file;
 pub mod aws_context;
 pub mod cli;

@@ -1,5 +1,5 @@
 //! The `ssm-forward` command: parses the command line, sets up logging
-//! and runs [`ssm_forward::app`]; started under the name
+//! and runs [`ssm_forward::commands`]; started under the name
 //! `session-manager-plugin` (or as `ssm-forward plugin ARGS…`) it is the
 //! drop-in plugin instead. Exit statuses: [`ssm_forward::errors::exit`].
 
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     }
     output::init(settings);
     let result = runtime().and_then(|runtime| {
-        let result = runtime.block_on(ssm_forward::app::run(cli));
+        let result = runtime.block_on(ssm_forward::commands::run(cli));
         runtime.shutdown_timeout(Duration::from_millis(500));
         result
     });

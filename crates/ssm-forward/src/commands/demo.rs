@@ -40,7 +40,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Arguments of `ssm-forward demo`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct DemoArgs {
+pub struct Args {
     /// Make the requests, print the results and exit instead of keeping
     /// the forward open.
     #[arg(long)]
@@ -51,12 +51,12 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo, reporting on stdout.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     execute(args, &mut std::io::stdout()).await
 }
 
 /// Runs the demo, reporting to `out`.
-pub async fn execute(args: DemoArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+pub async fn execute(args: Args, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     let mut demo = Demo::start(args.port, out).await?;
     let result = demo.show(out, args.once).await;
     let stopped = demo.stop(out).await;

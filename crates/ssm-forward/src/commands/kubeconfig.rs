@@ -34,7 +34,7 @@ const NEW_FILE_MODE: u32 = 0o600;
 
 /// Arguments of `ssm-forward kubeconfig`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct KubeconfigArgs {
+pub struct Args {
     /// Proxy for kubectl: the local end of a forward to an HTTP proxy in
     /// the VPC, e.g. http://127.0.0.1:8118.
     #[arg(long, value_name = "URL")]
@@ -56,12 +56,12 @@ pub struct KubeconfigArgs {
 }
 
 /// Runs the command, reporting on stdout.
-pub fn run(args: KubeconfigArgs) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<()> {
     execute(&args, &mut io::stdout().lock())
 }
 
 /// Runs the command, reporting to `out`.
-pub fn execute(args: &KubeconfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn execute(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let source = match &args.kubeconfig {
         Some(path) => path.clone(),
         None => default_path(
@@ -107,7 +107,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(args: &KubeconfigArgs, source: &Path) -> anyhow::Result<Self> {
+    fn new(args: &Args, source: &Path) -> anyhow::Result<Self> {
         validate_proxy_url(&args.proxy_url)?;
         let text = read_source(source)?;
         let config =
@@ -131,7 +131,7 @@ impl Plan {
     fn separate(
         config: Kubeconfig,
         cluster: &str,
-        args: &KubeconfigArgs,
+        args: &Args,
         source: &Path,
         output: &Path,
     ) -> anyhow::Result<Self> {
@@ -155,7 +155,7 @@ impl Plan {
     fn in_place(
         mut config: Kubeconfig,
         cluster: &str,
-        args: &KubeconfigArgs,
+        args: &Args,
         source: &Path,
         had_comments: bool,
     ) -> anyhow::Result<Self> {

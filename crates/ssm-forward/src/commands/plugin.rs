@@ -41,6 +41,18 @@ use invocation::{Command, Invocation, InvocationError};
 /// [`ssm_proto::version::CLIENT_VERSION`], which decides the agent's mode.
 pub const PLUGIN_VERSION: &str = "1.2.764.0";
 
+/// `ssm-forward plugin ARGS…`: the drop-in plugin with explicit arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The arguments the AWS CLI passes to session-manager-plugin.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARG"
+    )]
+    pub args: Vec<String>,
+}
+
 /// The exit status for a session that could not run.
 const FAILED: i32 = 1;
 
