@@ -18,4 +18,5 @@ pub mod config_file;
 pub mod errors;
 pub mod forwarding;
 pub mod output;
+pub mod signals;
 pub mod targets;

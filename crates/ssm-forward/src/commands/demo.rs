@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::forwarding::supervisor::{self, ForwardEvent, ForwardSpec};
+use crate::signals::{Signals, StopSignal};
 use http::SERVICE_HOST;
 
 /// The simulated instance the demo goes through.
@@ -224,10 +225,11 @@ impl Demo {
         writeln!(out, "  curl http://{SERVICE_HOST}/version")?;
         writeln!(out, "Press Ctrl-C to end the session and stop.")?;
         out.flush()?;
+        let mut ctrl_c =
+            Signals::new(&[StopSignal::Interrupt]).context("cannot listen for Ctrl-C")?;
         loop {
             tokio::select! {
-                signal = tokio::signal::ctrl_c() => {
-                    signal.context("cannot listen for Ctrl-C")?;
+                _ = ctrl_c.recv() => {
                     writeln!(out)?;
                     return Ok(());
                 }

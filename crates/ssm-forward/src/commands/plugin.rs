@@ -31,6 +31,7 @@ use ssm_client::{
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
+use crate::signals::{Signals, StopSignal};
 use invocation::{Command, Invocation, InvocationError};
 
 /// What `--version` prints: the official plugin release whose behaviour
@@ -52,6 +53,15 @@ pub struct Args {
     )]
     pub args: Vec<String>,
 }
+
+/// The signals that end the session: SIGINT (Ctrl-C; the AWS CLI ignores
+/// it and leaves it to the plugin), SIGTERM, SIGQUIT and SIGHUP.
+const STOP_SIGNALS: [StopSignal; 4] = [
+    StopSignal::Interrupt,
+    StopSignal::Terminate,
+    StopSignal::Quit,
+    StopSignal::Hangup,
+];
 
 /// The exit status for a session that could not run.
 const FAILED: i32 = 1;
@@ -87,7 +97,7 @@ pub async fn run(argv: Vec<String>) -> anyhow::Result<i32> {
 async fn start(invocation: Invocation) -> anyhow::Result<i32> {
     // Listen for Ctrl-C from the start: a signal that comes early is
     // kept for `recv`, not lost (the AWS CLI leaves SIGINT ignored).
-    let mut signals = Signals::new()?;
+    let mut signals = Signals::new(&STOP_SIGNALS)?;
     let session_id = invocation.started.session_id.clone();
     say(&format!(
         "\nStarting session with SessionId: {session_id}\n"
@@ -108,7 +118,7 @@ async fn start(invocation: Invocation) -> anyhow::Result<i32> {
                 return Ok(FAILED);
             }
         },
-        () = signals.recv() => {
+        _ = signals.recv() => {
             say("Terminate signal received, exiting.\n");
             end_on_service(api.as_ref(), &session_id).await;
             say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
@@ -216,7 +226,7 @@ async fn serve(listener: TcpListener, session: &Session, signals: &mut Signals) 
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            () = signals.recv() => {
+            _ = signals.recv() => {
                 say("Terminate signal received, exiting.\n");
                 session.terminate().await;
                 say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
@@ -274,49 +284,4 @@ fn say(text: &str) {
     // Nothing useful can be done when stdout is gone; the session goes on.
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
-}
-
-/// The signals that end the session: SIGINT (Ctrl-C; the AWS CLI ignores
-/// it and leaves it to the plugin), SIGTERM, SIGQUIT and SIGHUP.
-#[cfg(unix)]
-#[derive(Debug)]
-struct Signals([tokio::signal::unix::Signal; 4]);
-
-#[cfg(unix)]
-impl Signals {
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self([
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::quit())?,
-            signal(SignalKind::hangup())?,
-        ]))
-    }
-
-    async fn recv(&mut self) {
-        let [interrupt, terminate, quit, hangup] = &mut self.0;
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-            _ = quit.recv() => {}
-            _ = hangup.recv() => {}
-        }
-    }
-}
-
-/// Ctrl-C, where there are no unix signals.
-#[cfg(not(unix))]
-#[derive(Debug)]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn new() -> std::io::Result<Self> {
-        Ok(Self)
-    }
-
-    async fn recv(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use crate::errors::{ExitStatus, Fatal};
 use crate::forwarding::supervisor::ForwardEvent;
 use crate::forwarding::ready_file::{self, ReadyForward, ReadyInfo};
-use crate::output;
 use tokio::sync::mpsc;
+
+use crate::output;
+use crate::signals::Signals;
 
 /// What the runner knows about one forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,48 +119,6 @@ fn event_name(event: &ForwardEvent) -> &str {
         | ForwardEvent::SocketLost { name, .. }
         | ForwardEvent::Resumed { name, .. }
         | ForwardEvent::ConnectionFailed { name, .. } => name,
-    }
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, watched from creation on, so that none
-/// is missed between two waits.
-#[derive(Debug)]
-pub struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Starts watching (needs a Tokio runtime).
-    pub fn new() -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Self {
-                interrupt: signal(SignalKind::interrupt())?,
-                terminate: signal(SignalKind::terminate())?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    /// Waits for the next signal; returns its name. Cancel-safe.
-    pub async fn recv(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => "SIGINT",
-                _ = self.terminate.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
     }
 }
 
