@@ -18,5 +18,6 @@ pub mod config_file;
 pub mod errors;
 pub mod forwarding;
 pub mod output;
+pub mod serve;
 pub mod signals;
 pub mod targets;

@@ -31,6 +31,7 @@ use ssm_client::{
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
+use crate::serve;
 use crate::signals::{Signals, StopSignal};
 use invocation::{Command, Invocation, InvocationError};
 
@@ -192,7 +193,7 @@ async fn listen(session: &Session) -> Option<TcpListener> {
         return None;
     }
     let port = properties.local_port().unwrap_or(0);
-    match crate::forwarding::supervisor::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
+    match serve::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
         Ok(listener) => Some(listener),
         Err(error) => {
             eprintln!("Cannot perform start session: cannot listen on localhost:{port}: {error}");
@@ -207,33 +208,30 @@ async fn serve(listener: TcpListener, session: &Session, signals: &mut Signals) 
     let session_id = session.session_id().to_owned();
     let mux = matches!(session.info().map(|i| i.mode), Some(PortMode::Mux { .. }));
     let mut announced = false;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, peer)) => {
-                    debug!(%peer, "connection accepted");
-                    // The official plugin says so once in mux mode, every time in basic mode.
-                    if !mux {
-                        say(&format!("Connection accepted for session {session_id}.\n"));
-                    } else if !announced {
-                        say(&format!("\nConnection accepted for session [{session_id}]\n"));
-                    }
-                    announced = true;
-                    tokio::spawn(forward_connection(session.clone(), socket));
-                }
-                Err(error) => {
-                    debug!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            _ = signals.recv() => {
-                say("Terminate signal received, exiting.\n");
-                session.terminate().await;
-                say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
-                return 0;
-            }
-            reason = session.closed() => return report_end(&session_id, reason),
+    let handle = |socket, _peer| {
+        // The official plugin says so once in mux mode, every time in basic mode.
+        if !mux {
+            say(&format!("Connection accepted for session {session_id}.\n"));
+        } else if !announced {
+            say(&format!("\nConnection accepted for session [{session_id}]\n"));
         }
+        announced = true;
+        forward_connection(session.clone(), socket)
+    };
+    let stop = async {
+        tokio::select! {
+            _ = signals.recv() => None,
+            reason = session.closed() => Some(reason),
+        }
+    };
+    match serve::accept_until(&listener, handle, stop).await {
+        None => {
+            say("Terminate signal received, exiting.\n");
+            session.terminate().await;
+            say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
+            0
+        }
+        Some(reason) => report_end(&session_id, reason),
     }
 }
 
@@ -261,7 +259,6 @@ fn report_end(session_id: &str, reason: EndReason) -> i32 {
 
 /// Copies one local connection to and from a new stream of the session.
 async fn forward_connection(session: Session, mut socket: TcpStream) {
-    let _ = socket.set_nodelay(true);
     let mut stream = match session.open_stream().await {
         Ok(stream) => stream,
         Err(error) => {
@@ -269,8 +266,8 @@ async fn forward_connection(session: Session, mut socket: TcpStream) {
             return;
         }
     };
-    match tokio::io::copy_bidirectional(&mut socket, &mut stream).await {
-        Ok((up, down)) => debug!(up, down, "connection closed"),
+    match serve::relay(&mut socket, &mut stream).await {
+        Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             say("\nConnection to destination port failed, check SSM Agent logs.\n");
         }
