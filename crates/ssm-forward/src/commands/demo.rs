@@ -4,11 +4,12 @@
 //! It starts the service simulator (`ssm-sim`, realistic timing) and a
 //! small web service reachable only through the simulator's HTTP proxy
 //! (a privoxy stand-in next to the instance), forwards a local port to
-//! that proxy through a real session ([`crate::forwarding::supervisor`] with the normal
-//! client on the simulator's SSM API), then makes requests through the
-//! tunnel the way `curl -x` and kubectl do and reports timings and the
-//! simulator's counters. Unless `--once`, the forward stays open for
-//! trying by hand until Ctrl-C, which terminates the session cleanly.
+//! that proxy through a real session ([`crate::forwarding::supervisor`]
+//! with the normal client on the simulator's SSM API), then makes
+//! requests through the tunnel the way `curl -x` and kubectl do and
+//! reports timings and the simulator's counters. Unless `--once`, the
+//! forward stays open for trying by hand until Ctrl-C, which terminates
+//! the session cleanly.
 //!
 //! The SDK configuration is [`ssm_client::simulator_sdk_config`]: fixed
 //! dummy credentials, no profile files, no instance metadata.

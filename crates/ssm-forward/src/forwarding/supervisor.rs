@@ -6,7 +6,7 @@
 //! duration, channel_closed, resume impossible) the listener stays up and
 //! a new session starts: at once if connections are waiting, otherwise
 //! on the next connection, with capped exponential backoff between
-//! failed starts.
+//! failed starts. Connections are accepted and copied by [`crate::serve`].
 
 use std::future::Future;
 use std::net::SocketAddr;
