@@ -10,9 +10,12 @@
 
 pub mod local_forward;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use ssm_client::AwsOptions;
 
 use crate::commands::{demo, forward, kubeconfig, list, plugin, up};
@@ -21,7 +24,15 @@ pub use local_forward::{LocalForward, parse_bind};
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
 /// CLI, no session-manager-plugin).
 #[derive(Debug, Parser)]
-#[command(name = "ssm-forward", version, after_help = AFTER_HELP)]
+// With a subcommand the top-level flags are refused whole
+// (`refuse_flags_before_subcommand`), so their own requirements
+// (`--remote-host` needs `--remote-port`) are not checked first.
+#[command(
+    name = "ssm-forward",
+    version,
+    after_help = AFTER_HELP,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
     /// Logging flags (valid everywhere).
     #[command(flatten)]
@@ -82,30 +93,60 @@ pub struct LogArgs {
 }
 
 impl Cli {
-    /// Refuses forwarding flags placed before a subcommand (`ssm-forward
-    /// --target x up db`), which would otherwise be ignored silently.
-    pub fn check(&self) -> Result<(), String> {
-        match &self.command {
-            Some(command) if self.forward.is_given() => Err(format!(
-                "forwarding flags cannot be combined with `{}`; put the subcommand's own flags after it",
-                command.name()
-            )),
-            _ => Ok(()),
-        }
+    /// Reads the command line (program name first) like
+    /// [`Parser::parse_from`], and refuses top-level flags given with a
+    /// subcommand; on a usage error it prints it and exits with status 2.
+    pub fn parse_args<I, T>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Self::try_parse_args(argv).unwrap_or_else(|error| error.exit())
+    }
+
+    /// [`Self::parse_args`], returning the usage error. Use these two,
+    /// not [`Parser`]'s own methods, which would not refuse the flags.
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        refuse_flags_before_subcommand(&mut command, &matches)?;
+        Self::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
     }
 }
 
-impl Command {
-    /// The subcommand's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Up(_) => "up",
-            Self::List(_) => "list",
-            Self::Kubeconfig(_) => "kubeconfig",
-            Self::Demo(_) => "demo",
-            Self::Plugin(_) => "plugin",
-        }
+/// Refuses `ssm-forward --target x up db`: the top-level flags describe
+/// the forward run without a subcommand, and would otherwise be ignored
+/// silently. Clap says which arguments are top-level (every argument of
+/// the top-level command that is not global, like the logging flags) and
+/// which were given on the command line, so no list is kept by hand.
+fn refuse_flags_before_subcommand(
+    command: &mut clap::Command,
+    matches: &ArgMatches,
+) -> Result<(), clap::Error> {
+    let Some((name, _)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let given: Vec<String> = command
+        .get_arguments()
+        .filter(|arg| !arg.is_global_set())
+        .filter(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|arg| format!("'{arg}'"))
+        .collect();
+    if given.is_empty() {
+        return Ok(());
     }
+    Err(command.error(
+        ErrorKind::ArgumentConflict,
+        format!(
+            "{} cannot be combined with `{name}`: forwarding flags go without a subcommand; \
+             put the subcommand's own flags after it",
+            given.join(", ")
+        ),
+    ))
 }
 
 /// Where and as whom to call AWS (as in the AWS CLI).
@@ -196,10 +237,98 @@ mod tests {
         assert!(
             Cli::try_parse_from(["ssm-forward", "--target", "i-1", "--eks-cluster", "x"]).is_err()
         );
-        let global = Cli::try_parse_from(["ssm-forward", "-v", "list"]).unwrap();
-        assert_eq!(global.check(), Ok(()));
-        let misplaced = Cli::try_parse_from(["ssm-forward", "--region", "x", "up", "db"]).unwrap();
-        assert!(misplaced.check().unwrap_err().contains("`up`"));
+        let global = Cli::try_parse_args(["ssm-forward", "-v", "list"]).unwrap();
+        assert_eq!(global.log.verbose, 1);
+        let misplaced = Cli::try_parse_args(["ssm-forward", "--region", "x", "up", "db"]).unwrap_err();
+        assert_eq!(misplaced.kind(), ErrorKind::ArgumentConflict);
+        assert!(misplaced.to_string().contains("`up`"), "{misplaced}");
+    }
+
+    /// A value each top-level flag accepts; a new flag that takes a value
+    /// needs one here (the test below says so).
+    fn sample_value(long: &str) -> Option<&'static str> {
+        Some(match long {
+            "target" => "name:bastion",
+            "eks-cluster" => "prod",
+            "remote-host" => "db.internal",
+            "remote-port" | "local-port" => "5432",
+            "bind" => "0.0.0.0",
+            "profile" => "dev",
+            "region" => "eu-west-1",
+            "endpoint-url" => "http://127.0.0.1:1",
+            "reason" => "test",
+            "ready-file" => "/tmp/ready.json",
+            _ => return None,
+        })
+    }
+
+    /// The top-level flags as clap knows them, each with the arguments
+    /// that give it (`-L` has no long name).
+    fn top_level_flags() -> Vec<Vec<String>> {
+        let command = Cli::command();
+        command
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set())
+            .map(|arg| {
+                let name = arg.get_long().map_or_else(
+                    || format!("-{}", arg.get_short().expect("a short or long name")),
+                    |long| format!("--{long}"),
+                );
+                let mut given = vec![name.clone()];
+                if arg.get_action().takes_values() {
+                    let value = match arg.get_short() {
+                        Some('L') => "8118:privoxy.example.com:8118",
+                        _ => sample_value(arg.get_long().unwrap_or_default())
+                            .unwrap_or_else(|| panic!("add a sample value for {name}")),
+                    };
+                    given.push(value.to_owned());
+                }
+                given
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_top_level_flag_is_refused_with_every_subcommand() {
+        let flags = top_level_flags();
+        assert!(flags.len() >= 13, "{flags:?}");
+        let subcommands: [&[&str]; 5] = [
+            &["up", "db"],
+            &["list"],
+            &["kubeconfig", "--proxy-url", "http://127.0.0.1:8118"],
+            &["demo", "--once"],
+            &["plugin", "--version"],
+        ];
+        for flag in &flags {
+            // The sample value is valid (a flag may need --remote-port).
+            let alone = std::iter::once("ssm-forward").chain(flag.iter().map(String::as_str));
+            if let Err(error) = Cli::try_parse_args(alone) {
+                assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument, "{error}");
+            }
+            for subcommand in subcommands {
+                let argv = std::iter::once("ssm-forward")
+                    .chain(flag.iter().map(String::as_str))
+                    .chain(subcommand.iter().copied());
+                let error = Cli::try_parse_args(argv).map(drop).unwrap_err();
+                assert_eq!(error.kind(), ErrorKind::ArgumentConflict, "{flag:?} {subcommand:?}: {error}");
+                assert!(error.to_string().contains(&flag[0]), "{error}");
+                assert!(error.to_string().contains(&format!("`{}`", subcommand[0])), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn logging_flags_stay_global_and_bind_defaults_are_not_given() {
+        for argv in [
+            ["ssm-forward", "-v", "list"],
+            ["ssm-forward", "--json", "list"],
+            ["ssm-forward", "list", "-q"],
+        ] {
+            let cli = Cli::try_parse_args(argv).unwrap();
+            assert!(matches!(cli.command, Some(Command::List(_))));
+        }
+        let defaults = Cli::try_parse_args(["ssm-forward", "up", "--all"]).unwrap();
+        assert_eq!(defaults.forward.bind.to_string(), "127.0.0.1");
     }
 
     #[test]

@@ -7,8 +7,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory as _, Parser as _};
 use ssm_forward::cli::{Cli, Command};
 use ssm_forward::errors::{self, ExitStatus};
 use ssm_forward::output::{self, LogSettings};
@@ -23,12 +21,7 @@ fn main() -> ExitCode {
     if invoked_as_plugin(argv.first().map(String::as_str).unwrap_or_default()) {
         return plugin(argv.into_iter().skip(1).collect());
     }
-    let cli = Cli::parse_from(argv);
-    if let Err(message) = cli.check() {
-        Cli::command()
-            .error(ErrorKind::ArgumentConflict, message)
-            .exit();
-    }
+    let cli = Cli::parse_args(argv);
     let settings = LogSettings {
         verbose: cli.log.verbose,
         quiet: cli.log.quiet,

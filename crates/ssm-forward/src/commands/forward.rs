@@ -1,7 +1,7 @@
 //! `ssm-forward [FLAGS]` without a subcommand: forward what the flags
 //! describe (`--remote-port` and/or `-L`) through one target.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use clap::Args as ClapArgs;
 
@@ -36,27 +36,6 @@ pub struct Args {
     /// AWS settings and outputs.
     #[command(flatten)]
     pub run: RunArgs,
-}
-
-impl Args {
-    /// True when any forwarding flag was given (`--bind` only if not the
-    /// default).
-    pub fn is_given(&self) -> bool {
-        let run = &self.run;
-        self.target.is_some()
-            || self.eks_cluster.is_some()
-            || self.remote_host.is_some()
-            || self.remote_port.is_some()
-            || self.local_port.is_some()
-            || self.bind != IpAddr::V4(Ipv4Addr::LOCALHOST)
-            || !self.local_forward.is_empty()
-            || run.aws.profile.is_some()
-            || run.aws.region.is_some()
-            || run.aws.endpoint_url.is_some()
-            || run.reason.is_some()
-            || run.print_env
-            || run.ready_file.is_some()
-    }
 }
 
 /// Forwards what the flags describe until Ctrl-C or SIGTERM.
