@@ -15,7 +15,9 @@ use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
-use clap::{ArgAction, ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand,
+};
 use ssm_client::AwsOptions;
 
 use crate::commands::{demo, forward, kubeconfig, list, plugin, up};
@@ -24,15 +26,7 @@ pub use local_forward::{LocalForward, parse_bind};
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
 /// CLI, no session-manager-plugin).
 #[derive(Debug, Parser)]
-// With a subcommand the top-level flags are refused whole
-// (`refuse_flags_before_subcommand`), so their own requirements
-// (`--remote-host` needs `--remote-port`) are not checked first.
-#[command(
-    name = "ssm-forward",
-    version,
-    after_help = AFTER_HELP,
-    subcommand_negates_reqs = true
-)]
+#[command(name = "ssm-forward", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Logging flags (valid everywhere).
     #[command(flatten)]
@@ -239,7 +233,8 @@ mod tests {
         );
         let global = Cli::try_parse_args(["ssm-forward", "-v", "list"]).unwrap();
         assert_eq!(global.log.verbose, 1);
-        let misplaced = Cli::try_parse_args(["ssm-forward", "--region", "x", "up", "db"]).unwrap_err();
+        let misplaced =
+            Cli::try_parse_args(["ssm-forward", "--region", "x", "up", "db"]).unwrap_err();
         assert_eq!(misplaced.kind(), ErrorKind::ArgumentConflict);
         assert!(misplaced.to_string().contains("`up`"), "{misplaced}");
     }
@@ -300,19 +295,30 @@ mod tests {
             &["plugin", "--version"],
         ];
         for flag in &flags {
-            // The sample value is valid (a flag may need --remote-port).
-            let alone = std::iter::once("ssm-forward").chain(flag.iter().map(String::as_str));
-            if let Err(error) = Cli::try_parse_args(alone) {
-                assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument, "{error}");
+            // Valid on its own (with --remote-port, which some flags need),
+            // so that the refusal below is the only error.
+            let mut given = flag.clone();
+            if given[0] != "--remote-port" {
+                given.extend(["--remote-port".to_owned(), "5432".to_owned()]);
             }
+            let given = given.iter().map(String::as_str);
+            let alone = std::iter::once("ssm-forward").chain(given.clone());
+            assert!(Cli::try_parse_args(alone).is_ok(), "{flag:?}");
             for subcommand in subcommands {
                 let argv = std::iter::once("ssm-forward")
-                    .chain(flag.iter().map(String::as_str))
+                    .chain(given.clone())
                     .chain(subcommand.iter().copied());
                 let error = Cli::try_parse_args(argv).map(drop).unwrap_err();
-                assert_eq!(error.kind(), ErrorKind::ArgumentConflict, "{flag:?} {subcommand:?}: {error}");
+                assert_eq!(
+                    error.kind(),
+                    ErrorKind::ArgumentConflict,
+                    "{flag:?} {subcommand:?}: {error}"
+                );
                 assert!(error.to_string().contains(&flag[0]), "{error}");
-                assert!(error.to_string().contains(&format!("`{}`", subcommand[0])), "{error}");
+                assert!(
+                    error.to_string().contains(&format!("`{}`", subcommand[0])),
+                    "{error}"
+                );
             }
         }
     }

@@ -18,8 +18,8 @@ use tracing_subscriber::fmt::format::{Compact, Format, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::targets::{Resolved, TargetSelector};
 use crate::forwarding::supervisor::ForwardEvent;
+use crate::targets::{Resolved, TargetSelector};
 
 /// The tracing target of status lines. It keeps the name of this
 /// module's former file (`status.rs`): `--json` output carries it and

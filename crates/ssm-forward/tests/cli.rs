@@ -597,7 +597,10 @@ async fn forwarding_flags_before_a_subcommand_exit_2_and_the_logging_flags_do_no
     let (code, _, stderr) =
         run_to_end(ssm_forward(&scratch).args(["--ready-file", "r.json", "list"])).await;
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("cannot be combined with `list`"), "{stderr}");
+    assert!(
+        stderr.contains("cannot be combined with `list`"),
+        "{stderr}"
+    );
     // `-v` before `list` is fine: list then fails on the missing file.
     let (code, _, stderr) = run_to_end(ssm_forward(&scratch).args(["-v", "list"])).await;
     assert_eq!(code, 2, "{stderr}");

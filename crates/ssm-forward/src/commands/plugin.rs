@@ -213,7 +213,9 @@ async fn serve(listener: TcpListener, session: &Session, signals: &mut Signals) 
         if !mux {
             say(&format!("Connection accepted for session {session_id}.\n"));
         } else if !announced {
-            say(&format!("\nConnection accepted for session [{session_id}]\n"));
+            say(&format!(
+                "\nConnection accepted for session [{session_id}]\n"
+            ));
         }
         announced = true;
         forward_connection(session.clone(), socket)
@@ -228,7 +230,9 @@ async fn serve(listener: TcpListener, session: &Session, signals: &mut Signals) 
         None => {
             say("Terminate signal received, exiting.\n");
             session.terminate().await;
-            say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
+            say(&format!(
+                "\n\nExiting session with sessionId: {session_id}.\n\n"
+            ));
             0
         }
         Some(reason) => report_end(&session_id, reason),

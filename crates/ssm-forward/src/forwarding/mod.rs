@@ -33,7 +33,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Starts every planned forward and runs until a signal or a fatal error.
 #[instrument(level = "debug", skip_all, fields(forwards = planned.len()))]
 pub async fn run(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()> {
-    let mut signals = Signals::new(signals::INTERRUPT_OR_TERMINATE).context("cannot watch for Ctrl-C and SIGTERM")?;
+    let mut signals = Signals::new(signals::INTERRUPT_OR_TERMINATE)
+        .context("cannot watch for Ctrl-C and SIGTERM")?;
     if let Some(path) = &run.ready_file {
         ready_file::remove(path)
             .with_context(|| format!("cannot remove the old ready file {}", path.display()))?;

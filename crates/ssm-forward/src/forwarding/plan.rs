@@ -9,8 +9,8 @@ use ssm_client::AwsOptions;
 use crate::cli::RunArgs;
 use crate::commands::forward;
 use crate::config_file::NamedForward;
-use crate::targets::TargetSelector;
 use crate::errors::Fatal;
+use crate::targets::TargetSelector;
 
 /// One forward to start.
 #[derive(Debug, Clone, PartialEq, Eq)]

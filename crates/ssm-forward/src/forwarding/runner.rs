@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::errors::{ExitStatus, Fatal};
-use crate::forwarding::supervisor::ForwardEvent;
 use crate::forwarding::ready_file::{self, ReadyForward, ReadyInfo};
+use crate::forwarding::supervisor::ForwardEvent;
 use tokio::sync::mpsc;
 
 use crate::output;
