@@ -1,20 +1,27 @@
-//! The command line: flags, subcommands and the SSH-style `-L` syntax.
+//! The command line: [`Cli`] (the top-level flags and the [`Command`]s),
+//! the logging flags every command takes, and the argument groups several
+//! commands share ([`AwsArgs`], [`RunArgs`], [`ConfigArgs`], the `-L`
+//! syntax in [`local_forward`]).
 //!
 //! Without a subcommand `ssm-forward` forwards what its flags describe
-//! (`--remote-port` and/or `-L`); `up` forwards named entries of the
-//! configuration file, `list` shows them. `kubeconfig`, `demo` and
-//! `plugin` are described in their own modules. `docs/ssm-forward.md`
-//! documents every flag.
+//! ([`crate::commands::forward`]); every subcommand owns its arguments in
+//! its module under [`crate::commands`]. `docs/ssm-forward.md` documents
+//! every flag.
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+pub mod local_forward;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand,
+};
 use ssm_client::AwsOptions;
 
-use crate::discovery::TargetSelector;
+use crate::commands::{demo, forward, kubeconfig, list, plugin, up};
+pub use local_forward::{LocalForward, parse_bind};
 
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
 /// CLI, no session-manager-plugin).
@@ -26,7 +33,7 @@ pub struct Cli {
     pub log: LogArgs,
     /// Forwards described on the command line.
     #[command(flatten)]
-    pub forward: ForwardArgs,
+    pub forward: forward::Args,
     /// What to do instead of forwarding the command line's forwards.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -48,15 +55,15 @@ Documentation: docs/ssm-forward.md";
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start named forwards from the configuration file.
-    Up(UpArgs),
+    Up(up::Args),
     /// List the forwards of the configuration file.
-    List(ListArgs),
+    List(list::Args),
     /// Point a kubeconfig cluster at a forwarded HTTP proxy (proxy-url).
-    Kubeconfig(crate::kubeconfig::KubeconfigArgs),
+    Kubeconfig(kubeconfig::Args),
     /// Run a complete forward against a local simulator (no AWS account).
-    Demo(crate::demo::DemoArgs),
+    Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).
-    Plugin(PluginArgs),
+    Plugin(plugin::Args),
 }
 
 /// Logging: human status lines by default, JSON on request.
@@ -80,30 +87,60 @@ pub struct LogArgs {
 }
 
 impl Cli {
-    /// Refuses forwarding flags placed before a subcommand (`ssm-forward
-    /// --target x up db`), which would otherwise be ignored silently.
-    pub fn check(&self) -> Result<(), String> {
-        match &self.command {
-            Some(command) if self.forward.is_given() => Err(format!(
-                "forwarding flags cannot be combined with `{}`; put the subcommand's own flags after it",
-                command.name()
-            )),
-            _ => Ok(()),
-        }
+    /// Reads the command line (program name first) like
+    /// [`Parser::parse_from`], and refuses top-level flags given with a
+    /// subcommand; on a usage error it prints it and exits with status 2.
+    pub fn parse_args<I, T>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Self::try_parse_args(argv).unwrap_or_else(|error| error.exit())
+    }
+
+    /// [`Self::parse_args`], returning the usage error. Use these two,
+    /// not [`Parser`]'s own methods, which would not refuse the flags.
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(argv)?;
+        refuse_flags_before_subcommand(&mut command, &matches)?;
+        Self::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
     }
 }
 
-impl Command {
-    /// The subcommand's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Up(_) => "up",
-            Self::List(_) => "list",
-            Self::Kubeconfig(_) => "kubeconfig",
-            Self::Demo(_) => "demo",
-            Self::Plugin(_) => "plugin",
-        }
+/// Refuses `ssm-forward --target x up db`: the top-level flags describe
+/// the forward run without a subcommand, and would otherwise be ignored
+/// silently. Clap says which arguments are top-level (every argument of
+/// the top-level command that is not global, like the logging flags) and
+/// which were given on the command line, so no list is kept by hand.
+fn refuse_flags_before_subcommand(
+    command: &mut clap::Command,
+    matches: &ArgMatches,
+) -> Result<(), clap::Error> {
+    let Some((name, _)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let given: Vec<String> = command
+        .get_arguments()
+        .filter(|arg| !arg.is_global_set())
+        .filter(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|arg| format!("'{arg}'"))
+        .collect();
+    if given.is_empty() {
+        return Ok(());
     }
+    Err(command.error(
+        ErrorKind::ArgumentConflict,
+        format!(
+            "{} cannot be combined with `{name}`: forwarding flags go without a subcommand; \
+             put the subcommand's own flags after it",
+            given.join(", ")
+        ),
+    ))
 }
 
 /// Where and as whom to call AWS (as in the AWS CLI).
@@ -150,85 +187,6 @@ pub struct RunArgs {
     pub ready_file: Option<PathBuf>,
 }
 
-/// Forwards described by flags.
-#[derive(Debug, Clone, Args)]
-pub struct ForwardArgs {
-    /// Instance: an id (i-…, mi-…), name:NAME (the Name tag) or tag:KEY=VALUE.
-    #[arg(short, long, value_name = "TARGET", conflicts_with = "eks_cluster")]
-    pub target: Option<TargetSelector>,
-    /// Use an online node of this EKS cluster as the target.
-    #[arg(long, value_name = "NAME")]
-    pub eks_cluster: Option<String>,
-    /// Host to reach from the target (default: the target itself).
-    #[arg(long, value_name = "HOST", requires = "remote_port")]
-    pub remote_host: Option<String>,
-    /// Port to reach (on --remote-host, or on the target).
-    #[arg(long, value_name = "PORT")]
-    pub remote_port: Option<u16>,
-    /// Local port (default: the remote port; 0 picks a free one).
-    #[arg(long, value_name = "PORT", requires = "remote_port")]
-    pub local_port: Option<u16>,
-    /// Local listen address.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = parse_bind)]
-    pub bind: IpAddr,
-    /// SSH-style forward `[BIND:]LOCAL_PORT:REMOTE_HOST:REMOTE_PORT`; repeatable.
-    #[arg(short = 'L', value_name = "SPEC")]
-    pub local_forward: Vec<LocalForward>,
-    /// AWS settings and outputs.
-    #[command(flatten)]
-    pub run: RunArgs,
-}
-
-impl ForwardArgs {
-    /// True when any forwarding flag was given (`--bind` only if not the
-    /// default).
-    pub fn is_given(&self) -> bool {
-        let run = &self.run;
-        self.target.is_some()
-            || self.eks_cluster.is_some()
-            || self.remote_host.is_some()
-            || self.remote_port.is_some()
-            || self.local_port.is_some()
-            || self.bind != IpAddr::V4(Ipv4Addr::LOCALHOST)
-            || !self.local_forward.is_empty()
-            || run.aws.profile.is_some()
-            || run.aws.region.is_some()
-            || run.aws.endpoint_url.is_some()
-            || run.reason.is_some()
-            || run.print_env
-            || run.ready_file.is_some()
-    }
-}
-
-/// `ssm-forward up`.
-#[derive(Debug, Clone, Args)]
-pub struct UpArgs {
-    /// Names of forwards in the configuration file.
-    #[arg(
-        value_name = "NAME",
-        required_unless_present = "all",
-        conflicts_with = "all"
-    )]
-    pub names: Vec<String>,
-    /// Start every forward of the configuration file.
-    #[arg(long)]
-    pub all: bool,
-    /// Configuration file location.
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// AWS settings (override the file's) and outputs.
-    #[command(flatten)]
-    pub run: RunArgs,
-}
-
-/// `ssm-forward list`.
-#[derive(Debug, Clone, Args)]
-pub struct ListArgs {
-    /// Configuration file location.
-    #[command(flatten)]
-    pub config: ConfigArgs,
-}
-
 /// Where the configuration file is.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
@@ -236,119 +194,6 @@ pub struct ConfigArgs {
     /// or ~/.config/ssm-forward/config.toml].
     #[arg(long, value_name = "PATH", env = "SSM_FORWARD_CONFIG")]
     pub config: Option<PathBuf>,
-}
-
-/// `ssm-forward plugin ARGS…`: the drop-in plugin with explicit arguments.
-#[derive(Debug, Clone, Args)]
-pub struct PluginArgs {
-    /// The arguments the AWS CLI passes to session-manager-plugin.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "ARG"
-    )]
-    pub args: Vec<String>,
-}
-
-/// One `-L [BIND:]LOCAL_PORT:REMOTE_HOST:REMOTE_PORT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalForward {
-    /// Listen address; `None` uses `--bind`.
-    pub bind: Option<IpAddr>,
-    /// Local port (0 picks a free one).
-    pub local_port: u16,
-    /// Host to reach from the target.
-    pub remote_host: String,
-    /// Port on that host.
-    pub remote_port: u16,
-}
-
-impl LocalForward {
-    /// The listen address, falling back to `default_bind`.
-    pub fn address(&self, default_bind: IpAddr) -> SocketAddr {
-        SocketAddr::new(self.bind.unwrap_or(default_bind), self.local_port)
-    }
-}
-
-impl FromStr for LocalForward {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fields = split_fields(text)?;
-        let (bind, rest) = match fields.as_slice() {
-            [bind, rest @ ..] if fields.len() == 4 => (Some(parse_bind(bind)?), rest),
-            rest if fields.len() == 3 => (None, rest),
-            _ => {
-                return Err(
-                    "expected [BIND:]LOCAL_PORT:REMOTE_HOST:REMOTE_PORT, e.g. 8118:privoxy.example.com:8118"
-                        .into(),
-                );
-            }
-        };
-        let [local, host, remote] = rest else {
-            unreachable!("three fields")
-        };
-        if host.is_empty() {
-            return Err("the remote host is empty".into());
-        }
-        Ok(Self {
-            bind,
-            local_port: parse_port(local, "local port")?,
-            remote_host: host.clone(),
-            remote_port: parse_port(remote, "remote port")?,
-        })
-    }
-}
-
-impl fmt::Display for LocalForward {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.bind {
-            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
-            Some(ip) => write!(f, "{ip}:")?,
-            None => {}
-        }
-        let host = &self.remote_host;
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.clone()
-        };
-        write!(f, "{}:{host}:{}", self.local_port, self.remote_port)
-    }
-}
-
-/// Splits on `:` outside `[...]`, dropping the brackets (IPv6 literals).
-fn split_fields(text: &str) -> Result<Vec<String>, String> {
-    let mut fields = vec![String::new()];
-    let mut in_brackets = false;
-    for c in text.chars() {
-        match c {
-            '[' if !in_brackets => in_brackets = true,
-            ']' if in_brackets => in_brackets = false,
-            ':' if !in_brackets => fields.push(String::new()),
-            c => fields.last_mut().expect("never empty").push(c),
-        }
-    }
-    if in_brackets {
-        return Err("unbalanced '[' in the forward".into());
-    }
-    Ok(fields)
-}
-
-fn parse_port(text: &str, what: &str) -> Result<u16, String> {
-    text.parse()
-        .map_err(|_| format!("the {what} {text:?} is not a number from 0 to 65535"))
-}
-
-/// A listen address: an IP, `localhost` or `*` (every interface).
-pub fn parse_bind(text: &str) -> Result<IpAddr, String> {
-    match text {
-        "localhost" => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        "*" => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        _ => text.trim_matches(['[', ']']).parse().map_err(|_| {
-            format!("{text:?} is not an IP address to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0)")
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -359,55 +204,6 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn local_forward_forms() {
-        let plain: LocalForward = "8118:privoxy.example.com:8118".parse().unwrap();
-        assert_eq!(plain.bind, None);
-        assert_eq!((plain.local_port, plain.remote_port), (8118, 8118));
-        assert_eq!(plain.remote_host, "privoxy.example.com");
-        let bound: LocalForward = "0.0.0.0:0:db:5432".parse().unwrap();
-        assert_eq!(bound.bind, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
-        let v6: LocalForward = "[::1]:80:[fd00::1]:8080".parse().unwrap();
-        assert_eq!(v6.bind, Some("::1".parse().unwrap()));
-        assert_eq!(v6.remote_host, "fd00::1");
-        assert_eq!(v6.to_string(), "[::1]:80:[fd00::1]:8080");
-        assert_eq!(plain.to_string(), "8118:privoxy.example.com:8118");
-    }
-
-    #[test]
-    fn bad_local_forwards_say_why() {
-        assert!(
-            "8118:host"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("LOCAL_PORT")
-        );
-        assert!(
-            "x:host:1"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("local port")
-        );
-        assert!(
-            "1:host:70000"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("remote port")
-        );
-        assert!(
-            "1::2"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("empty")
-        );
-        assert!(
-            "nope:1:h:2"
-                .parse::<LocalForward>()
-                .unwrap_err()
-                .contains("IP address")
-        );
     }
 
     #[test]
@@ -429,16 +225,116 @@ mod tests {
         let up = Cli::try_parse_from(["ssm-forward", "up", "--all", "--json"]).unwrap();
         assert!(matches!(
             up.command,
-            Some(Command::Up(UpArgs { all: true, .. }))
+            Some(Command::Up(up::Args { all: true, .. }))
         ));
         assert!(Cli::try_parse_from(["ssm-forward", "up"]).is_err());
         assert!(
             Cli::try_parse_from(["ssm-forward", "--target", "i-1", "--eks-cluster", "x"]).is_err()
         );
-        let global = Cli::try_parse_from(["ssm-forward", "-v", "list"]).unwrap();
-        assert_eq!(global.check(), Ok(()));
-        let misplaced = Cli::try_parse_from(["ssm-forward", "--region", "x", "up", "db"]).unwrap();
-        assert!(misplaced.check().unwrap_err().contains("`up`"));
+        let global = Cli::try_parse_args(["ssm-forward", "-v", "list"]).unwrap();
+        assert_eq!(global.log.verbose, 1);
+        let misplaced =
+            Cli::try_parse_args(["ssm-forward", "--region", "x", "up", "db"]).unwrap_err();
+        assert_eq!(misplaced.kind(), ErrorKind::ArgumentConflict);
+        assert!(misplaced.to_string().contains("`up`"), "{misplaced}");
+    }
+
+    /// A value each top-level flag accepts; a new flag that takes a value
+    /// needs one here (the test below says so).
+    fn sample_value(long: &str) -> Option<&'static str> {
+        Some(match long {
+            "target" => "name:bastion",
+            "eks-cluster" => "prod",
+            "remote-host" => "db.internal",
+            "remote-port" | "local-port" => "5432",
+            "bind" => "0.0.0.0",
+            "profile" => "dev",
+            "region" => "eu-west-1",
+            "endpoint-url" => "http://127.0.0.1:1",
+            "reason" => "test",
+            "ready-file" => "/tmp/ready.json",
+            _ => return None,
+        })
+    }
+
+    /// The top-level flags as clap knows them, each with the arguments
+    /// that give it (`-L` has no long name).
+    fn top_level_flags() -> Vec<Vec<String>> {
+        let command = Cli::command();
+        command
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set())
+            .map(|arg| {
+                let name = arg.get_long().map_or_else(
+                    || format!("-{}", arg.get_short().expect("a short or long name")),
+                    |long| format!("--{long}"),
+                );
+                let mut given = vec![name.clone()];
+                if arg.get_action().takes_values() {
+                    let value = match arg.get_short() {
+                        Some('L') => "8118:privoxy.example.com:8118",
+                        _ => sample_value(arg.get_long().unwrap_or_default())
+                            .unwrap_or_else(|| panic!("add a sample value for {name}")),
+                    };
+                    given.push(value.to_owned());
+                }
+                given
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_top_level_flag_is_refused_with_every_subcommand() {
+        let flags = top_level_flags();
+        assert!(flags.len() >= 13, "{flags:?}");
+        let subcommands: [&[&str]; 5] = [
+            &["up", "db"],
+            &["list"],
+            &["kubeconfig", "--proxy-url", "http://127.0.0.1:8118"],
+            &["demo", "--once"],
+            &["plugin", "--version"],
+        ];
+        for flag in &flags {
+            // Valid on its own (with --remote-port, which some flags need),
+            // so that the refusal below is the only error.
+            let mut given = flag.clone();
+            if given[0] != "--remote-port" {
+                given.extend(["--remote-port".to_owned(), "5432".to_owned()]);
+            }
+            let given = given.iter().map(String::as_str);
+            let alone = std::iter::once("ssm-forward").chain(given.clone());
+            assert!(Cli::try_parse_args(alone).is_ok(), "{flag:?}");
+            for subcommand in subcommands {
+                let argv = std::iter::once("ssm-forward")
+                    .chain(given.clone())
+                    .chain(subcommand.iter().copied());
+                let error = Cli::try_parse_args(argv).map(drop).unwrap_err();
+                assert_eq!(
+                    error.kind(),
+                    ErrorKind::ArgumentConflict,
+                    "{flag:?} {subcommand:?}: {error}"
+                );
+                assert!(error.to_string().contains(&flag[0]), "{error}");
+                assert!(
+                    error.to_string().contains(&format!("`{}`", subcommand[0])),
+                    "{error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn logging_flags_stay_global_and_bind_defaults_are_not_given() {
+        for argv in [
+            ["ssm-forward", "-v", "list"],
+            ["ssm-forward", "--json", "list"],
+            ["ssm-forward", "list", "-q"],
+        ] {
+            let cli = Cli::try_parse_args(argv).unwrap();
+            assert!(matches!(cli.command, Some(Command::List(_))));
+        }
+        let defaults = Cli::try_parse_args(["ssm-forward", "up", "--all"]).unwrap();
+        assert_eq!(defaults.forward.bind.to_string(), "127.0.0.1");
     }
 
     #[test]

@@ -25,7 +25,8 @@ use ssm_client::AwsOptions;
 use thiserror::Error;
 
 use crate::cli::parse_bind;
-use crate::discovery::TargetSelector;
+use crate::errors::Fatal;
+use crate::targets::TargetSelector;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -131,6 +132,13 @@ pub enum ConfigError {
         /// The names it has.
         known: String,
     },
+}
+
+impl From<ConfigError> for Fatal {
+    /// Every configuration problem is a usage error (exit status 2).
+    fn from(error: ConfigError) -> Self {
+        Self::usage(error.to_string())
+    }
 }
 
 /// The default location from `XDG_CONFIG_HOME` and `HOME`.

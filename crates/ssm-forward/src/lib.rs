@@ -1,26 +1,46 @@
 //! ssm-forward: forward local TCP ports through AWS Session Manager with
 //! a native client (no AWS CLI, no session-manager-plugin).
 //!
-//! The binary's pieces live here so tests can drive them: [`forward`]
-//! (listener + session supervisor), [`discovery`] (target by id, Name
-//! tag, tag or EKS cluster), [`config_file`] (named forwards),
-//! [`status`] (status lines, JSON logs), [`ready_file`], [`plan`] (from
-//! flags or file to forwards), [`runner`] (watching them), [`exit`]
-//! (exit statuses), [`app`] (the commands end to end), [`kubeconfig`]
-//! (proxy-url for EKS users), [`demo`] (everything on the embedded
-//! simulator) and [`plugin`] (drop-in for `session-manager-plugin`).
+//! The binary's pieces live here so tests can drive them. `main.rs` only
+//! dispatches: it recognises the plugin name, parses [`cli::Cli`], sets
+//! up logging and the runtime, runs [`commands::run`] and turns the
+//! outcome into an exit status.
+//!
+//! - [`cli`]: the top-level `Cli`, the `Command` enum, the logging flags
+//!   and the argument groups several commands share.
+//! - [`commands`]: one module per command, each owning its `Args` and
+//!   `run`: `forward` (no subcommand), `up`, `list`, `kubeconfig`,
+//!   `demo`, `plugin`. A new subcommand is a new module there and a
+//!   variant of `Command`.
+//!
+//! What every command can use:
+//!
+//! - [`aws_context`]: SDK configurations and SSM clients, loaded once per
+//!   profile/region/endpoint, with the missing-region check.
+//! - [`targets`]: target discovery (id, Name tag, tag, EKS cluster) and
+//!   its failures mapped to exit statuses.
+//! - [`serve`]: the one serve loop (listen, accept, a task per
+//!   connection, stop) and the one copy between a connection and its
+//!   stream.
+//! - [`signals`]: the stop signals (Ctrl-C, SIGTERM, …), watched from
+//!   creation on.
+//! - [`forwarding`]: from planned forwards to running ones: planning,
+//!   target resolution and binding, one supervisor per forward (listener
+//!   and session), the runner that watches them and the ready file.
+//! - [`config_file`]: the named forwards of the configuration file.
+//! - [`output`]: status lines and logging (human or JSON).
+//! - [`errors`]: exit statuses, the `Fatal` error that carries one, and
+//!   error messages that say what to do.
+//! - [`atomic_file`]: files written whole or not at all.
 
-pub mod app;
+pub mod atomic_file;
+pub mod aws_context;
 pub mod cli;
+pub mod commands;
 pub mod config_file;
-pub mod demo;
-pub mod discovery;
 pub mod errors;
-pub mod exit;
-pub mod forward;
-pub mod kubeconfig;
-pub mod plan;
-pub mod plugin;
-pub mod ready_file;
-pub mod runner;
-pub mod status;
+pub mod forwarding;
+pub mod output;
+pub mod serve;
+pub mod signals;
+pub mod targets;

@@ -1,17 +1,15 @@
 //! The `ssm-forward` command: parses the command line, sets up logging
-//! and runs [`ssm_forward::app`]; started under the name
+//! and runs [`ssm_forward::commands`]; started under the name
 //! `session-manager-plugin` (or as `ssm-forward plugin ARGS…`) it is the
-//! drop-in plugin instead. Exit statuses: [`ssm_forward::exit`].
+//! drop-in plugin instead. Exit statuses: [`ssm_forward::errors::exit`].
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory as _, Parser as _};
 use ssm_forward::cli::{Cli, Command};
-use ssm_forward::exit::{self, ExitStatus};
-use ssm_forward::status::{self, LogSettings};
+use ssm_forward::errors::{self, ExitStatus};
+use ssm_forward::output::{self, LogSettings};
 
 /// The plugin's program name, as the AWS CLI runs it.
 const PLUGIN_NAME: &str = "session-manager-plugin";
@@ -23,12 +21,7 @@ fn main() -> ExitCode {
     if invoked_as_plugin(argv.first().map(String::as_str).unwrap_or_default()) {
         return plugin(argv.into_iter().skip(1).collect());
     }
-    let cli = Cli::parse_from(argv);
-    if let Err(message) = cli.check() {
-        Cli::command()
-            .error(ErrorKind::ArgumentConflict, message)
-            .exit();
-    }
+    let cli = Cli::parse_args(argv);
     let settings = LogSettings {
         verbose: cli.log.verbose,
         quiet: cli.log.quiet,
@@ -37,17 +30,17 @@ fn main() -> ExitCode {
     if let Some(Command::Plugin(args)) = cli.command {
         return plugin(args.args);
     }
-    status::init(settings);
+    output::init(settings);
     let result = runtime().and_then(|runtime| {
-        let result = runtime.block_on(ssm_forward::app::run(cli));
+        let result = runtime.block_on(ssm_forward::commands::run(cli));
         runtime.shutdown_timeout(Duration::from_millis(500));
         result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            status::fatal(&format!("{error:#}"), settings.json);
-            ExitCode::from(exit::status_of(&error).code())
+            output::fatal(&format!("{error:#}"), settings.json);
+            ExitCode::from(errors::status_of(&error).code())
         }
     }
 }
@@ -60,13 +53,13 @@ fn invoked_as_plugin(program: &str) -> bool {
 
 /// Runs the drop-in plugin with the AWS CLI's arguments.
 fn plugin(args: Vec<String>) -> ExitCode {
-    status::init(LogSettings {
+    output::init(LogSettings {
         quiet: true,
         ..LogSettings::default()
     });
     let code = runtime()
         .and_then(|runtime| {
-            let code = runtime.block_on(ssm_forward::plugin::run(args));
+            let code = runtime.block_on(ssm_forward::commands::plugin::run(args));
             runtime.shutdown_timeout(Duration::from_millis(500));
             code
         })

@@ -592,6 +592,22 @@ async fn usage_errors_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_flags_before_a_subcommand_exit_2_and_the_logging_flags_do_not() {
+    let scratch = Scratch::new();
+    let (code, _, stderr) =
+        run_to_end(ssm_forward(&scratch).args(["--ready-file", "r.json", "list"])).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot be combined with `list`"),
+        "{stderr}"
+    );
+    // `-v` before `list` is fine: list then fails on the missing file.
+    let (code, _, stderr) = run_to_end(ssm_forward(&scratch).args(["-v", "list"])).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_credentials_exit_4_and_say_what_to_do() {
     let scratch = Scratch::new();
     let run = |endpoint: &str, target: &str| {

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use ssm_forward::demo::{DemoArgs, execute};
+use ssm_forward::commands::demo::{Args as DemoArgs, execute};
 
 /// What a successful run prints, whichever way it runs.
 fn assert_transcript(text: &str) {

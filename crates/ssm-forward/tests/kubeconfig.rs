@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use ssm_forward::kubeconfig::{KubeconfigArgs, execute};
+use ssm_forward::commands::kubeconfig::{Args as KubeconfigArgs, execute};
 use yaml_serde::Value;
 
 const EKS: &str = "arn:aws:eks:us-east-1:111122223333:cluster/demo";

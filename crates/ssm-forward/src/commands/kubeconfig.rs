@@ -19,11 +19,13 @@ mod diff;
 mod model;
 
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+
+use crate::atomic_file::write_atomically;
 
 pub use model::{Kubeconfig, KubeconfigError, ProxyChange, validate_proxy_url};
 
@@ -32,7 +34,7 @@ const NEW_FILE_MODE: u32 = 0o600;
 
 /// Arguments of `ssm-forward kubeconfig`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct KubeconfigArgs {
+pub struct Args {
     /// Proxy for kubectl: the local end of a forward to an HTTP proxy in
     /// the VPC, e.g. http://127.0.0.1:8118.
     #[arg(long, value_name = "URL")]
@@ -54,12 +56,12 @@ pub struct KubeconfigArgs {
 }
 
 /// Runs the command, reporting on stdout.
-pub fn run(args: KubeconfigArgs) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<()> {
     execute(&args, &mut io::stdout().lock())
 }
 
 /// Runs the command, reporting to `out`.
-pub fn execute(args: &KubeconfigArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn execute(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let source = match &args.kubeconfig {
         Some(path) => path.clone(),
         None => default_path(
@@ -105,7 +107,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(args: &KubeconfigArgs, source: &Path) -> anyhow::Result<Self> {
+    fn new(args: &Args, source: &Path) -> anyhow::Result<Self> {
         validate_proxy_url(&args.proxy_url)?;
         let text = read_source(source)?;
         let config =
@@ -129,7 +131,7 @@ impl Plan {
     fn separate(
         config: Kubeconfig,
         cluster: &str,
-        args: &KubeconfigArgs,
+        args: &Args,
         source: &Path,
         output: &Path,
     ) -> anyhow::Result<Self> {
@@ -153,7 +155,7 @@ impl Plan {
     fn in_place(
         mut config: Kubeconfig,
         cluster: &str,
-        args: &KubeconfigArgs,
+        args: &Args,
         source: &Path,
         had_comments: bool,
     ) -> anyhow::Result<Self> {
@@ -302,54 +304,6 @@ fn permission_bits(meta: &fs::Metadata) -> u32 {
 #[cfg(not(unix))]
 fn permission_bits(_meta: &fs::Metadata) -> u32 {
     NEW_FILE_MODE
-}
-
-/// Writes `contents` to a temporary file next to `path` with `mode`,
-/// flushes it to disk and renames it over `path`.
-pub fn write_atomically(path: &Path, contents: &str, mode: u32) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().unwrap_or_else(|| OsStr::new("kubeconfig"));
-    let temp = dir.join(format!(
-        ".{}.{}-{:08x}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    let written = write_new_file(&temp, contents, mode).and_then(|()| fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written?;
-    // Make the rename itself durable; not every platform can sync a directory.
-    if let Ok(handle) = fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-    Ok(())
-}
-
-fn write_new_file(path: &Path, contents: &str, mode: u32) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // The umask may have narrowed the mode given to open.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 #[cfg(test)]

@@ -28,17 +28,18 @@ pub(super) async fn spawn_web_service() -> io::Result<(SocketAddr, JoinHandle<()
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                // A client that goes away mid-request is not worth a report.
-                let _ = serve(socket).await;
-            });
-        }
+        let handle = |socket, _peer| async move {
+            // A client that goes away mid-request is not worth a report.
+            let _ = respond(socket).await;
+        };
+        // Runs until the demo aborts the task.
+        crate::serve::accept_until(&listener, handle, std::future::pending::<()>()).await;
     });
     Ok((address, task))
 }
 
-async fn serve(socket: TcpStream) -> io::Result<()> {
+/// Answers one request.
+async fn respond(socket: TcpStream) -> io::Result<()> {
     let mut reader = BufReader::new(socket);
     let head = read_head(&mut reader).await?;
     let request_line = head.first().map_or("", String::as_str);

@@ -1,6 +1,6 @@
 //! `--ready-file`: the bound addresses as JSON, written atomically
 //! (temporary file with mode 0600 in the same directory, then rename;
-//! [`crate::kubeconfig::write_atomically`])
+//! [`crate::atomic_file::write_atomically`])
 //! once the first session of every forward is up.
 //!
 //! ```json
@@ -36,7 +36,7 @@ pub struct ReadyForward {
 pub fn write(path: &Path, info: &ReadyInfo) -> io::Result<()> {
     let mut json = serde_json::to_string(info).map_err(io::Error::other)?;
     json.push('\n');
-    crate::kubeconfig::write_atomically(path, &json, 0o600)
+    crate::atomic_file::write_atomically(path, &json, 0o600)
 }
 
 /// Removes the file if it is there.

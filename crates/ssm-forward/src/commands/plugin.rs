@@ -31,6 +31,8 @@ use ssm_client::{
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
+use crate::serve;
+use crate::signals::{Signals, StopSignal};
 use invocation::{Command, Invocation, InvocationError};
 
 /// What `--version` prints: the official plugin release whose behaviour
@@ -40,6 +42,27 @@ use invocation::{Command, Invocation, InvocationError};
 /// (awscli 1.46). The data channel itself reports
 /// [`ssm_proto::version::CLIENT_VERSION`], which decides the agent's mode.
 pub const PLUGIN_VERSION: &str = "1.2.764.0";
+
+/// `ssm-forward plugin ARGS…`: the drop-in plugin with explicit arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The arguments the AWS CLI passes to session-manager-plugin.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARG"
+    )]
+    pub args: Vec<String>,
+}
+
+/// The signals that end the session: SIGINT (Ctrl-C; the AWS CLI ignores
+/// it and leaves it to the plugin), SIGTERM, SIGQUIT and SIGHUP.
+const STOP_SIGNALS: [StopSignal; 4] = [
+    StopSignal::Interrupt,
+    StopSignal::Terminate,
+    StopSignal::Quit,
+    StopSignal::Hangup,
+];
 
 /// The exit status for a session that could not run.
 const FAILED: i32 = 1;
@@ -75,7 +98,7 @@ pub async fn run(argv: Vec<String>) -> anyhow::Result<i32> {
 async fn start(invocation: Invocation) -> anyhow::Result<i32> {
     // Listen for Ctrl-C from the start: a signal that comes early is
     // kept for `recv`, not lost (the AWS CLI leaves SIGINT ignored).
-    let mut signals = Signals::new()?;
+    let mut signals = Signals::new(&STOP_SIGNALS)?;
     let session_id = invocation.started.session_id.clone();
     say(&format!(
         "\nStarting session with SessionId: {session_id}\n"
@@ -96,7 +119,7 @@ async fn start(invocation: Invocation) -> anyhow::Result<i32> {
                 return Ok(FAILED);
             }
         },
-        () = signals.recv() => {
+        _ = signals.recv() => {
             say("Terminate signal received, exiting.\n");
             end_on_service(api.as_ref(), &session_id).await;
             say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
@@ -170,7 +193,7 @@ async fn listen(session: &Session) -> Option<TcpListener> {
         return None;
     }
     let port = properties.local_port().unwrap_or(0);
-    match crate::forward::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
+    match serve::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
         Ok(listener) => Some(listener),
         Err(error) => {
             eprintln!("Cannot perform start session: cannot listen on localhost:{port}: {error}");
@@ -185,33 +208,34 @@ async fn serve(listener: TcpListener, session: &Session, signals: &mut Signals) 
     let session_id = session.session_id().to_owned();
     let mux = matches!(session.info().map(|i| i.mode), Some(PortMode::Mux { .. }));
     let mut announced = false;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, peer)) => {
-                    debug!(%peer, "connection accepted");
-                    // The official plugin says so once in mux mode, every time in basic mode.
-                    if !mux {
-                        say(&format!("Connection accepted for session {session_id}.\n"));
-                    } else if !announced {
-                        say(&format!("\nConnection accepted for session [{session_id}]\n"));
-                    }
-                    announced = true;
-                    tokio::spawn(forward_connection(session.clone(), socket));
-                }
-                Err(error) => {
-                    debug!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            () = signals.recv() => {
-                say("Terminate signal received, exiting.\n");
-                session.terminate().await;
-                say(&format!("\n\nExiting session with sessionId: {session_id}.\n\n"));
-                return 0;
-            }
-            reason = session.closed() => return report_end(&session_id, reason),
+    let handle = |socket, _peer| {
+        // The official plugin says so once in mux mode, every time in basic mode.
+        if !mux {
+            say(&format!("Connection accepted for session {session_id}.\n"));
+        } else if !announced {
+            say(&format!(
+                "\nConnection accepted for session [{session_id}]\n"
+            ));
         }
+        announced = true;
+        forward_connection(session.clone(), socket)
+    };
+    let stop = async {
+        tokio::select! {
+            _ = signals.recv() => None,
+            reason = session.closed() => Some(reason),
+        }
+    };
+    match serve::accept_until(&listener, handle, stop).await {
+        None => {
+            say("Terminate signal received, exiting.\n");
+            session.terminate().await;
+            say(&format!(
+                "\n\nExiting session with sessionId: {session_id}.\n\n"
+            ));
+            0
+        }
+        Some(reason) => report_end(&session_id, reason),
     }
 }
 
@@ -239,7 +263,6 @@ fn report_end(session_id: &str, reason: EndReason) -> i32 {
 
 /// Copies one local connection to and from a new stream of the session.
 async fn forward_connection(session: Session, mut socket: TcpStream) {
-    let _ = socket.set_nodelay(true);
     let mut stream = match session.open_stream().await {
         Ok(stream) => stream,
         Err(error) => {
@@ -247,8 +270,8 @@ async fn forward_connection(session: Session, mut socket: TcpStream) {
             return;
         }
     };
-    match tokio::io::copy_bidirectional(&mut socket, &mut stream).await {
-        Ok((up, down)) => debug!(up, down, "connection closed"),
+    match serve::relay(&mut socket, &mut stream).await {
+        Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             say("\nConnection to destination port failed, check SSM Agent logs.\n");
         }
@@ -262,49 +285,4 @@ fn say(text: &str) {
     // Nothing useful can be done when stdout is gone; the session goes on.
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
-}
-
-/// The signals that end the session: SIGINT (Ctrl-C; the AWS CLI ignores
-/// it and leaves it to the plugin), SIGTERM, SIGQUIT and SIGHUP.
-#[cfg(unix)]
-#[derive(Debug)]
-struct Signals([tokio::signal::unix::Signal; 4]);
-
-#[cfg(unix)]
-impl Signals {
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self([
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::quit())?,
-            signal(SignalKind::hangup())?,
-        ]))
-    }
-
-    async fn recv(&mut self) {
-        let [interrupt, terminate, quit, hangup] = &mut self.0;
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-            _ = quit.recv() => {}
-            _ = hangup.recv() => {}
-        }
-    }
-}
-
-/// Ctrl-C, where there are no unix signals.
-#[cfg(not(unix))]
-#[derive(Debug)]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn new() -> std::io::Result<Self> {
-        Ok(Self)
-    }
-
-    async fn recv(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -4,11 +4,12 @@
 //! It starts the service simulator (`ssm-sim`, realistic timing) and a
 //! small web service reachable only through the simulator's HTTP proxy
 //! (a privoxy stand-in next to the instance), forwards a local port to
-//! that proxy through a real session ([`crate::forward`] with the normal
-//! client on the simulator's SSM API), then makes requests through the
-//! tunnel the way `curl -x` and kubectl do and reports timings and the
-//! simulator's counters. Unless `--once`, the forward stays open for
-//! trying by hand until Ctrl-C, which terminates the session cleanly.
+//! that proxy through a real session ([`crate::forwarding::supervisor`]
+//! with the normal client on the simulator's SSM API), then makes
+//! requests through the tunnel the way `curl -x` and kubectl do and
+//! reports timings and the simulator's counters. Unless `--once`, the
+//! forward stays open for trying by hand until Ctrl-C, which terminates
+//! the session cleanly.
 //!
 //! The SDK configuration is [`ssm_client::simulator_sdk_config`]: fixed
 //! dummy credentials, no profile files, no instance metadata.
@@ -26,7 +27,8 @@ use ssm_sim::{EndCause, RealismConfig, SessionStats, SimConfig, Simulator};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::forward::{self, ForwardEvent, ForwardSpec};
+use crate::forwarding::supervisor::{self, ForwardEvent, ForwardSpec};
+use crate::signals::{Signals, StopSignal};
 use http::SERVICE_HOST;
 
 /// The simulated instance the demo goes through.
@@ -40,7 +42,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Arguments of `ssm-forward demo`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct DemoArgs {
+pub struct Args {
     /// Make the requests, print the results and exit instead of keeping
     /// the forward open.
     #[arg(long)]
@@ -51,12 +53,12 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo, reporting on stdout.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(args: Args) -> anyhow::Result<()> {
     execute(args, &mut std::io::stdout()).await
 }
 
 /// Runs the demo, reporting to `out`.
-pub async fn execute(args: DemoArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+pub async fn execute(args: Args, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     let mut demo = Demo::start(args.port, out).await?;
     let result = demo.show(out, args.once).await;
     let stopped = demo.stop(out).await;
@@ -92,7 +94,7 @@ impl Demo {
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
             reason: Some("ssm-forward demo".into()),
         };
-        let listener = forward::bind(&spec)
+        let listener = supervisor::bind(&spec)
             .await
             .with_context(|| format!("cannot listen on {}: pick another --port", spec.bind))?;
         let local = listener.local_addr()?;
@@ -107,12 +109,12 @@ impl Demo {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let started = Instant::now();
-        let service = forward::Service {
+        let service = supervisor::Service {
             api,
             config: ClientConfig::default(),
             retarget: None,
         };
-        let forward = forward::run(listener, spec, service, events_tx, shutdown_rx);
+        let forward = supervisor::run(listener, spec, service, events_tx, shutdown_rx);
         Ok(Self {
             sim,
             web,
@@ -224,10 +226,11 @@ impl Demo {
         writeln!(out, "  curl http://{SERVICE_HOST}/version")?;
         writeln!(out, "Press Ctrl-C to end the session and stop.")?;
         out.flush()?;
+        let mut ctrl_c =
+            Signals::new(&[StopSignal::Interrupt]).context("cannot listen for Ctrl-C")?;
         loop {
             tokio::select! {
-                signal = tokio::signal::ctrl_c() => {
-                    signal.context("cannot listen for Ctrl-C")?;
+                _ = ctrl_c.recv() => {
                     writeln!(out)?;
                     return Ok(());
                 }

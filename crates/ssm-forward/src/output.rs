@@ -18,10 +18,12 @@ use tracing_subscriber::fmt::format::{Compact, Format, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::discovery::{Resolved, TargetSelector};
-use crate::forward::ForwardEvent;
+use crate::forwarding::supervisor::ForwardEvent;
+use crate::targets::{Resolved, TargetSelector};
 
-/// The tracing target of status lines.
+/// The tracing target of status lines. It keeps the name of this
+/// module's former file (`status.rs`): `--json` output carries it and
+/// docs/ssm-forward.md documents it.
 pub const TARGET: &str = "ssm_forward::status";
 
 /// How much to log and in which format.

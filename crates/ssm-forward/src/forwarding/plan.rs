@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 
 use ssm_client::AwsOptions;
 
-use crate::cli::{ForwardArgs, RunArgs};
+use crate::cli::RunArgs;
+use crate::commands::forward;
 use crate::config_file::NamedForward;
-use crate::discovery::TargetSelector;
-use crate::exit::Fatal;
+use crate::errors::Fatal;
+use crate::targets::TargetSelector;
 
 /// One forward to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl Planned {
 
 /// The forwards the flags describe: `--remote-port` (if given) first,
 /// then every `-L` in order.
-pub fn from_flags(args: &ForwardArgs) -> Result<Vec<Planned>, Fatal> {
+pub fn from_flags(args: &forward::Args) -> Result<Vec<Planned>, Fatal> {
     if args.remote_port.is_none() && args.local_forward.is_empty() {
         return Err(Fatal::usage(
             "nothing to forward: give --remote-port (with --target or --eks-cluster), -L, \

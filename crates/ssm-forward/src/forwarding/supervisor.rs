@@ -6,7 +6,7 @@
 //! duration, channel_closed, resume impossible) the listener stays up and
 //! a new session starts: at once if connections are waiting, otherwise
 //! on the next connection, with capped exponential backoff between
-//! failed starts.
+//! failed starts. Connections are accepted and copied by [`crate::serve`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ssm_client::{ClientConfig, EndReason, LinkStatus, Session, SessionApi, StartSessionRequest};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, info_span};
+
+use crate::serve;
 
 /// How long a connection waits for a session before it is dropped.
 const WAIT_FOR_SESSION: Duration = Duration::from_secs(60);
@@ -159,25 +161,7 @@ pub type EventSink = mpsc::UnboundedSender<ForwardEvent>;
 /// Binds the listener, so that "port in use" is reported before any
 /// session starts.
 pub async fn bind(spec: &ForwardSpec) -> std::io::Result<TcpListener> {
-    listen(spec.bind)
-}
-
-/// Accept queue of every listener. Tokio (like std) asks for 128, and a
-/// burst beyond the queue loses SYNs that the kernel retries only after a
-/// second: kubectl or a browser opening hundreds of connections at once
-/// would see 1 s stalls. Linux caps this at `net.core.somaxconn` (4096).
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-/// Binds `address` with a deep accept queue ([`LISTEN_BACKLOG`]).
-pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = match address {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    socket.listen(LISTEN_BACKLOG)
+    serve::listen(spec.bind)
 }
 
 /// The session currently serving a forward, shared with connection tasks.
@@ -257,39 +241,31 @@ pub async fn run(
         shutdown.clone(),
     );
     let supervisor = tokio::spawn(supervisor.instrument(info_span!("forward", name = %spec.name)));
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, peer)) => spawn_connection(socket, peer, &spec, slot.clone(), events.clone()),
-                Err(error) => warn!(%error, "accept failed"),
-            },
-            () = stopped(&mut shutdown) => break,
-        }
-    }
+    let handle = |socket, peer| connection(socket, peer, &spec, slot.clone(), events.clone());
+    serve::accept_until(&listener, handle, stopped(&mut shutdown)).await;
     drop(listener);
     let _ = supervisor.await;
 }
 
-fn spawn_connection(
+/// One accepted connection, forwarded through the forward's session; a
+/// failure becomes a [`ForwardEvent::ConnectionFailed`].
+fn connection(
     socket: TcpStream,
     peer: SocketAddr,
     spec: &ForwardSpec,
     mut slot: SessionSlot,
     events: EventSink,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let name = spec.name.clone();
     let remote = spec.remote();
     let span = info_span!("conn", forward = %name, %peer);
-    tokio::spawn(
-        async move {
-            let _ = socket.set_nodelay(true);
-            if let Err(error) = forward_connection(socket, &mut slot, &remote).await {
-                debug!(%error, "connection failed");
-                let _ = events.send(ForwardEvent::ConnectionFailed { name, peer, error });
-            }
+    async move {
+        if let Err(error) = forward_connection(socket, &mut slot, &remote).await {
+            debug!(%error, "connection failed");
+            let _ = events.send(ForwardEvent::ConnectionFailed { name, peer, error });
         }
-        .instrument(span),
-    );
+    }
+    .instrument(span)
 }
 
 async fn forward_connection(
@@ -310,11 +286,8 @@ async fn forward_connection(
         }
     };
     debug!(stream = stream.id(), "forwarding");
-    match tokio::io::copy_bidirectional(&mut socket, &mut stream).await {
-        Ok((up, down)) => {
-            debug!(up, down, "connection closed");
-            Ok(())
-        }
+    match serve::relay(&mut socket, &mut stream).await {
+        Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(crate::errors::destination_failed(remote))
         }

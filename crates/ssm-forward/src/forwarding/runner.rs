@@ -6,11 +6,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::exit::{ExitStatus, Fatal};
-use crate::forward::ForwardEvent;
-use crate::ready_file::{self, ReadyForward, ReadyInfo};
-use crate::status;
+use crate::errors::{ExitStatus, Fatal};
+use crate::forwarding::ready_file::{self, ReadyForward, ReadyInfo};
+use crate::forwarding::supervisor::ForwardEvent;
 use tokio::sync::mpsc;
+
+use crate::output;
+use crate::signals::Signals;
 
 /// What the runner knows about one forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +60,7 @@ pub async fn watch(
         };
         // A fatal first failure is reported once, as the exit error.
         check_first_start(&mut forwards[index], &event)?;
-        status::forward_event(&event, &forwards[index].destination);
+        output::forward_event(&event, &forwards[index].destination);
         if !ready_written && forwards.iter().all(|f| f.first_session.is_some()) {
             ready_written = true;
             if let Some(path) = &ready_file {
@@ -117,48 +119,6 @@ fn event_name(event: &ForwardEvent) -> &str {
         | ForwardEvent::SocketLost { name, .. }
         | ForwardEvent::Resumed { name, .. }
         | ForwardEvent::ConnectionFailed { name, .. } => name,
-    }
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, watched from creation on, so that none
-/// is missed between two waits.
-#[derive(Debug)]
-pub struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Starts watching (needs a Tokio runtime).
-    pub fn new() -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Self {
-                interrupt: signal(SignalKind::interrupt())?,
-                terminate: signal(SignalKind::terminate())?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    /// Waits for the next signal; returns its name. Cancel-safe.
-    pub async fn recv(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => "SIGINT",
-                _ = self.terminate.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
     }
 }
 

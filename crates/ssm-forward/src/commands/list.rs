@@ -1,0 +1,91 @@
+//! `ssm-forward list`: the forwards of the configuration file, as an
+//! aligned table on stdout.
+
+use std::path::Path;
+
+use clap::Args as ClapArgs;
+
+use crate::cli::{ConfigArgs, RunArgs};
+use crate::config_file;
+use crate::errors::Fatal;
+use crate::forwarding::plan::{self, Planned};
+
+/// Arguments of `ssm-forward list`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Args {
+    /// Configuration file location.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `ssm-forward list`: the configuration file's forwards on stdout.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let path = config_file::locate(args.config.config.as_deref()).map_err(Fatal::from)?;
+    let forwards = config_file::load(&path).map_err(Fatal::from)?;
+    let planned = plan::from_config(forwards, &RunArgs::default());
+    print!("{}", list_table(&path, &planned));
+    Ok(())
+}
+
+/// The `list` output: a header comment and one aligned row per forward.
+pub fn list_table(path: &Path, forwards: &[Planned]) -> String {
+    let mut rows = vec![[
+        "NAME".to_owned(),
+        "LOCAL".into(),
+        "TARGET".into(),
+        "REMOTE".into(),
+    ]];
+    rows.extend(forwards.iter().map(|f| {
+        [
+            f.name.clone(),
+            f.bind.to_string(),
+            f.target.to_string(),
+            f.remote(),
+        ]
+    }));
+    let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    let mut out = format!("# {} ({} forwards)\n", path.display(), forwards.len());
+    for [name, local, target, remote] in &rows {
+        out.push_str(&format!(
+            "{name:<w0$}  {local:<w1$}  {target:<w2$}  {remote}\n",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_is_aligned() {
+        let forwards = config_file::parse(
+            "[forwards.db]\ntarget = \"name:bastion\"\nremote_host = \"db.internal\"\nremote_port = 5432\n\
+             [forwards.privoxy]\neks_cluster = \"prod\"\nremote_host = \"privoxy.example.com\"\nremote_port = 8118\n",
+            "f",
+        )
+        .unwrap();
+        let table = list_table(
+            Path::new("/c.toml"),
+            &plan::from_config(forwards, &RunArgs::default()),
+        );
+        let lines: Vec<_> = table.lines().collect();
+        assert_eq!(lines[0], "# /c.toml (2 forwards)");
+        assert_eq!(
+            lines[1],
+            "NAME     LOCAL           TARGET            REMOTE"
+        );
+        assert_eq!(
+            lines[2],
+            "db       127.0.0.1:5432  name:bastion      db.internal:5432"
+        );
+        assert_eq!(
+            lines[3],
+            "privoxy  127.0.0.1:8118  eks-cluster:prod  privoxy.example.com:8118"
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! The commands, one module each, every one owning its `Args` and `run`:
+//! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
+//! [`kubeconfig`], [`demo`] and [`plugin`] (which `main` runs itself,
+//! with its own logging and exit statuses).
+
+pub mod demo;
+pub mod forward;
+pub mod kubeconfig;
+pub mod list;
+pub mod plugin;
+pub mod up;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the command the command line names (all but `plugin`).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => forward::run(cli.forward).await,
+        Some(Command::Up(args)) => up::run(args).await,
+        Some(Command::List(args)) => list::run(&args),
+        Some(Command::Kubeconfig(args)) => kubeconfig::run(args),
+        Some(Command::Demo(args)) => demo::run(args).await,
+        Some(Command::Plugin(_)) => anyhow::bail!("plugin mode is run by main"),
+    }
+}

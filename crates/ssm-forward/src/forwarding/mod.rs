@@ -1,0 +1,132 @@
+//! Forwarding, from plan to shutdown: [`plan`] turns flags or the
+//! configuration file into forwards; [`run`] resolves their targets and
+//! binds every listener ([`prepare`], so a busy port fails before any
+//! session starts), runs one [`supervisor::run`] per forward under a
+//! shared shutdown, watches them ([`runner`], which also writes the
+//! [`ready_file`]) and stops cleanly on Ctrl-C or SIGTERM.
+
+pub mod plan;
+pub mod prepare;
+pub mod ready_file;
+pub mod runner;
+pub mod supervisor;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ssm_client::ClientConfig;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, instrument, warn};
+
+use crate::cli::RunArgs;
+use crate::output;
+use crate::signals::{self, Signals};
+use plan::Planned;
+use prepare::Prepared;
+use runner::{Stop, Watched};
+
+/// How long forwards get to terminate their sessions on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Starts every planned forward and runs until a signal or a fatal error.
+#[instrument(level = "debug", skip_all, fields(forwards = planned.len()))]
+pub async fn run(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()> {
+    let mut signals = Signals::new(signals::INTERRUPT_OR_TERMINATE)
+        .context("cannot watch for Ctrl-C and SIGTERM")?;
+    if let Some(path) = &run.ready_file {
+        ready_file::remove(path)
+            .with_context(|| format!("cannot remove the old ready file {}", path.display()))?;
+    }
+    // Lookups can be slow (SDK retries): Ctrl-C must work meanwhile.
+    let prepared = tokio::select! {
+        prepared = prepare::prepare(planned) => prepared?,
+        signal = signals.recv() => {
+            output::shutting_down(signal);
+            return Ok(());
+        }
+    };
+    if let (true, Some(first)) = (run.print_env, prepared.first()) {
+        print_env(first.spec.bind);
+    }
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let (watched, tasks) = spawn_forwards(prepared, &events, &shutdown_rx);
+    drop(events);
+    let outcome = runner::watch(watched, events_rx, run.ready_file.clone(), &mut signals).await;
+    if let Ok(Stop::Signal(signal)) = &outcome {
+        output::shutting_down(signal);
+    }
+    let _ = shutdown.send(true);
+    stop(tasks, &mut signals).await;
+    if let Some(path) = &run.ready_file {
+        let _ = ready_file::remove(path);
+    }
+    outcome.map(drop).map_err(Into::into)
+}
+
+/// One [`supervisor::run`] task per forward, all under one shutdown watch.
+fn spawn_forwards(
+    prepared: Vec<Prepared>,
+    events: &supervisor::EventSink,
+    shutdown: &watch::Receiver<bool>,
+) -> (Vec<Watched>, JoinSet<()>) {
+    let mut watched = Vec::new();
+    let mut tasks = JoinSet::new();
+    for Prepared {
+        spec,
+        listener,
+        api,
+        retarget,
+        destination,
+    } in prepared
+    {
+        watched.push(Watched {
+            name: spec.name.clone(),
+            target: spec.target.clone(),
+            address: spec.bind,
+            destination,
+            first_session: None,
+        });
+        let service = supervisor::Service {
+            api,
+            config: ClientConfig::default(),
+            retarget,
+        };
+        tasks.spawn(supervisor::run(
+            listener,
+            spec,
+            service,
+            events.clone(),
+            shutdown.clone(),
+        ));
+    }
+    (watched, tasks)
+}
+
+/// Waits for the forwards to terminate their sessions; a second signal
+/// or the grace period cuts it short.
+async fn stop(mut tasks: JoinSet<()>, signals: &mut Signals) {
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    tokio::select! {
+        () = all_done => debug!("every forward stopped"),
+        signal = signals.recv() => warn!(signal, "second signal: exiting without waiting"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => warn!("forwards did not stop in time"),
+    }
+}
+
+/// `export HTTPS_PROXY=http://ADDR` for the first forward, on stdout.
+fn print_env(bound: SocketAddr) {
+    let host = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    println!(
+        "export HTTPS_PROXY=http://{}",
+        SocketAddr::new(host, bound.port())
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
