@@ -20,7 +20,7 @@ use clap::{
 };
 use ssm_client::AwsOptions;
 
-use crate::commands::{demo, forward, kubeconfig, list, plugin, up};
+use crate::commands::{demo, eks, forward, kubeconfig, list, plugin, up};
 pub use local_forward::{LocalForward, parse_bind};
 
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
@@ -58,6 +58,8 @@ pub enum Command {
     Up(up::Args),
     /// List the forwards of the configuration file.
     List(list::Args),
+    /// kubectl on a private EKS cluster: connect, disconnect, token, list.
+    Eks(eks::Args),
     /// Point a kubeconfig cluster at a forwarded HTTP proxy (proxy-url).
     Kubeconfig(kubeconfig::Args),
     /// Run a complete forward against a local simulator (no AWS account).

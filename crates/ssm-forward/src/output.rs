@@ -249,6 +249,56 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
     }
 }
 
+/// A warning worth a status line (`event` names it in JSON logs).
+pub fn warning(event: &str, text: &str) {
+    warn!(target: TARGET, event, "{text}");
+}
+
+/// "kubeconfig …: context X written (…)", once `eks connect` wrote it.
+pub fn kubeconfig_written(written: &crate::eks::context::Written, context: &str, program: &str) {
+    let path = written.kubeconfig.display();
+    info!(
+        target: TARGET, event = "kubeconfig_written", context, kubeconfig = %path,
+        "{path}: context {context} written; {program}"
+    );
+    if !written.replaced.is_empty() {
+        let replaced = written.replaced.join(", ");
+        warn!(
+            target: TARGET, event = "kubeconfig_replaced", context, replaced = %replaced,
+            "{path}: replaced existing {replaced} (`ssm-forward eks disconnect` puts them back)"
+        );
+    }
+    if written.dropped_comments {
+        warn!(
+            target: TARGET, event = "kubeconfig_comments", kubeconfig = %path,
+            "{path}: its comments are not kept while the context is in (disconnect restores the file as it was if nothing else changes it)"
+        );
+    }
+}
+
+/// `eks connect` is ready, for `--json`: the command to run next.
+pub fn next_step_json(context: &str) {
+    let next = format!("kubectl --context {context} get nodes");
+    info!(target: TARGET, event = "ready", context, next = %next, "ready: {next}");
+}
+
+/// What `eks disconnect` (or `--cleanup`) did to the kubeconfig.
+pub fn context_removed(context: &str, path: &std::path::Path, undone: crate::eks::record::Undone) {
+    use crate::eks::record::Undone;
+    let path = path.display();
+    let what = match undone {
+        Undone::Restored => "the file is back as it was before `eks connect`",
+        Undone::EntriesRemoved => {
+            "its entries were removed (the file changed since, so the rest stays)"
+        }
+        Undone::FileGone => "the file is gone already",
+    };
+    info!(
+        target: TARGET, event = "context_removed", context, kubeconfig = %path,
+        "{path}: context {context} removed; {what}"
+    );
+}
+
 /// "shutting down (SIGTERM): terminating sessions".
 pub fn shutting_down(signal: &str) {
     info!(target: TARGET, event = "shutdown", signal, "{signal}: terminating sessions and exiting");

@@ -40,6 +40,25 @@ pub async fn resolve(api: &AwsSessionApi, selector: &TargetSelector) -> Result<R
     Ok(resolved)
 }
 
+/// How many online instances `selector` matches (0 when none is
+/// online or none exists); fails only when the lookup itself fails.
+pub async fn online_count(api: &AwsSessionApi, selector: &TargetSelector) -> Result<usize, Fatal> {
+    match discovery::resolve(api.client(), selector).await {
+        Ok(resolved) => Ok(resolved.matches),
+        Err(
+            discovery::DiscoveryError::NotFound { .. } | discovery::DiscoveryError::Offline { .. },
+        ) => Ok(0),
+        Err(discovery::DiscoveryError::Api { selector, source }) => {
+            let message = format!(
+                "could not look up {selector}: {}",
+                errors::explain_lookup(&source)
+            );
+            let status = ExitStatus::from(errors::kind(&ssm_client::Error::Api(source)));
+            Err(Fatal::new(status, message))
+        }
+    }
+}
+
 /// Re-runs target discovery for a forward whose target was chosen by
 /// name, tag or EKS cluster.
 #[derive(Debug)]

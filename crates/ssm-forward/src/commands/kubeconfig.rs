@@ -15,10 +15,6 @@
 //! `--dry-run` shows the change first, `--output` leaves the original
 //! alone.
 
-mod diff;
-mod model;
-
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -27,7 +23,10 @@ use anyhow::{Context, bail};
 
 use crate::atomic_file::write_atomically;
 
-pub use model::{Kubeconfig, KubeconfigError, ProxyChange, validate_proxy_url};
+use crate::kubeconfig::diff;
+pub use crate::kubeconfig::{
+    Kubeconfig, KubeconfigError, ProxyChange, default_path, validate_proxy_url,
+};
 
 /// Mode of a kubeconfig this command creates.
 const NEW_FILE_MODE: u32 = 0o600;
@@ -75,16 +74,6 @@ pub fn execute(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
         return plan.show(out);
     }
     plan.apply(out)
-}
-
-/// The kubeconfig kubectl would use: the first entry of `$KUBECONFIG`
-/// (a path list), else `~/.kube/config`.
-pub fn default_path(kubeconfig_env: Option<&OsStr>, home: Option<&Path>) -> Option<PathBuf> {
-    let from_env = kubeconfig_env
-        .into_iter()
-        .flat_map(std::env::split_paths)
-        .find(|path| !path.as_os_str().is_empty());
-    from_env.or_else(|| home.map(|home| home.join(".kube").join("config")))
 }
 
 /// What the command will do.
@@ -304,23 +293,4 @@ fn permission_bits(meta: &fs::Metadata) -> u32 {
 #[cfg(not(unix))]
 fn permission_bits(_meta: &fs::Metadata) -> u32 {
     NEW_FILE_MODE
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_path_prefers_the_first_kubeconfig_entry() {
-        let home = Path::new("/home/u");
-        assert_eq!(
-            default_path(Some(OsStr::new("::/a/one:/b/two")), Some(home)),
-            Some(PathBuf::from("/a/one"))
-        );
-        assert_eq!(
-            default_path(Some(OsStr::new("")), Some(home)),
-            Some(PathBuf::from("/home/u/.kube/config"))
-        );
-        assert_eq!(default_path(None, None), None);
-    }
 }

@@ -1,9 +1,10 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
-//! [`kubeconfig`], [`demo`] and [`plugin`] (which `main` runs itself,
+//! [`eks`], [`kubeconfig`], [`demo`] and [`plugin`] (which `main` runs itself,
 //! with its own logging and exit statuses).
 
 pub mod demo;
+pub mod eks;
 pub mod forward;
 pub mod kubeconfig;
 pub mod list;
@@ -18,6 +19,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => forward::run(cli.forward).await,
         Some(Command::Up(args)) => up::run(args).await,
         Some(Command::List(args)) => list::run(&args),
+        Some(Command::Eks(args)) => eks::run(args, cli.log.json).await,
         Some(Command::Kubeconfig(args)) => kubeconfig::run(args),
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Plugin(_)) => anyhow::bail!("plugin mode is run by main"),

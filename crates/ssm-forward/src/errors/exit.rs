@@ -72,6 +72,13 @@ impl Fatal {
     }
 }
 
+/// The exit status for a failed AWS API call (DescribeCluster,
+/// ListClusters, …): 4 for credentials and access, 3 for a target that
+/// is not connected, else 1.
+pub fn exit_status_of_api(error: &ssm_client::ApiError) -> ExitStatus {
+    ExitStatus::from(crate::errors::kind(&ssm_client::Error::Api(error.clone())))
+}
+
 /// The exit status for an error: the first [`Fatal`] in its chain, else 1.
 pub fn status_of(error: &anyhow::Error) -> ExitStatus {
     error

@@ -9,4 +9,4 @@ pub mod advice;
 pub mod exit;
 
 pub use advice::*;
-pub use exit::{ExitStatus, Fatal, status_of};
+pub use exit::{ExitStatus, Fatal, exit_status_of_api, status_of};

@@ -30,9 +30,38 @@ use runner::{Stop, Watched};
 /// How long forwards get to terminate their sessions on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// What a command does around its forwards (`eks connect` writes a
+/// kubeconfig once the port is known and says what to run once ready).
+pub trait Hooks: Send {
+    /// Every listener is bound (their addresses, in plan order) and no
+    /// session has started; an error stops the command.
+    fn bound(&mut self, _addresses: &[SocketAddr]) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Every forward's first session is up (after the ready file).
+    fn ready(&mut self) {}
+}
+
+/// No hooks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {}
+
 /// Starts every planned forward and runs until a signal or a fatal error.
-#[instrument(level = "debug", skip_all, fields(forwards = planned.len()))]
 pub async fn run(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()> {
+    run_with(planned, run, &mut NoHooks).await
+}
+
+/// [`run`], with `hooks` called when the listeners are bound and when the
+/// forwards are ready.
+#[instrument(level = "debug", skip_all, fields(forwards = planned.len()))]
+pub async fn run_with(
+    planned: Vec<Planned>,
+    run: &RunArgs,
+    hooks: &mut dyn Hooks,
+) -> anyhow::Result<()> {
     let mut signals = Signals::new(signals::INTERRUPT_OR_TERMINATE)
         .context("cannot watch for Ctrl-C and SIGTERM")?;
     if let Some(path) = &run.ready_file {
@@ -47,6 +76,8 @@ pub async fn run(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    let addresses: Vec<SocketAddr> = prepared.iter().map(|p| p.spec.bind).collect();
+    hooks.bound(&addresses)?;
     if let (true, Some(first)) = (run.print_env, prepared.first()) {
         print_env(first.spec.bind);
     }
@@ -54,7 +85,15 @@ pub async fn run(planned: Vec<Planned>, run: &RunArgs) -> anyhow::Result<()> {
     let (events, events_rx) = mpsc::unbounded_channel();
     let (watched, tasks) = spawn_forwards(prepared, &events, &shutdown_rx);
     drop(events);
-    let outcome = runner::watch(watched, events_rx, run.ready_file.clone(), &mut signals).await;
+    let mut on_ready = || hooks.ready();
+    let outcome = runner::watch(
+        watched,
+        events_rx,
+        run.ready_file.clone(),
+        &mut signals,
+        &mut on_ready,
+    )
+    .await;
     if let Ok(Stop::Signal(signal)) = &outcome {
         output::shutting_down(signal);
     }

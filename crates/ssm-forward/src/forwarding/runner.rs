@@ -39,12 +39,14 @@ pub enum Stop {
 }
 
 /// Runs until a signal, or until a forward's first session fails for
-/// good (the error says why, with its exit status).
+/// good (the error says why, with its exit status). Once every forward's
+/// first session is up, writes the ready file and calls `on_ready`.
 pub async fn watch(
     mut forwards: Vec<Watched>,
     mut events: mpsc::UnboundedReceiver<ForwardEvent>,
     ready_file: Option<PathBuf>,
     signals: &mut Signals,
+    on_ready: &mut (dyn FnMut() + Send),
 ) -> Result<Stop, Fatal> {
     let mut ready_written = false;
     loop {
@@ -66,6 +68,7 @@ pub async fn watch(
             if let Some(path) = &ready_file {
                 write_ready(path, &forwards)?;
             }
+            on_ready();
         }
     }
 }

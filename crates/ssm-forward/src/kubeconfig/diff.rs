@@ -5,7 +5,7 @@ const MAX_SHOWN: usize = 100;
 
 /// Renders `before` → `after` in unified style: `---`/`+++` headers,
 /// then every line prefixed with ` `, `-` or `+`.
-pub(super) fn unified(old_label: &str, new_label: &str, before: &str, after: &str) -> String {
+pub fn unified(old_label: &str, new_label: &str, before: &str, after: &str) -> String {
     let old: Vec<&str> = before.lines().collect();
     let new: Vec<&str> = after.lines().collect();
     let mut out = format!("--- {old_label}\n+++ {new_label}\n");

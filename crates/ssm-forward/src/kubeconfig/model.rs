@@ -242,6 +242,71 @@ impl Kubeconfig {
             .collect()
     }
 
+    /// The entry `name` of `list` (`clusters`, `contexts` or `users`),
+    /// whole (`{name: …, cluster: …}`).
+    pub fn named_entry(&self, list: &str, name: &str) -> Option<&Value> {
+        self.entry(list, name)
+    }
+
+    /// Puts `entry` (a whole list entry with its `name`) into `list`: in
+    /// place of the entry of the same name, else at the end. Returns the
+    /// entry it replaced.
+    pub fn upsert_entry(
+        &mut self,
+        list: &str,
+        entry: Value,
+    ) -> Result<Option<Value>, KubeconfigError> {
+        let name = entry_name(&entry)
+            .ok_or_else(|| KubeconfigError::Invalid(format!("a new {list} entry has no name")))?
+            .to_owned();
+        if let Some(existing) = self.entry_mut(list, &name) {
+            return Ok(Some(std::mem::replace(existing, entry)));
+        }
+        let sequence = self
+            .doc
+            .entry(list.into())
+            .or_insert_with(|| Value::Sequence(Vec::new()));
+        if sequence.is_null() {
+            *sequence = Value::Sequence(Vec::new());
+        }
+        let entries = sequence
+            .as_sequence_mut()
+            .ok_or_else(|| KubeconfigError::Invalid(format!("`{list}` is not a list")))?;
+        entries.push(entry);
+        Ok(None)
+    }
+
+    /// Removes the entry `name` from `list`, returning it.
+    pub fn remove_entry(&mut self, list: &str, name: &str) -> Option<Value> {
+        let entries = self.doc.get_mut(list)?.as_sequence_mut()?;
+        let index = entries
+            .iter()
+            .position(|entry| entry_name(entry) == Some(name))?;
+        Some(entries.remove(index))
+    }
+
+    /// Sets `current-context`, or removes it (`None`).
+    pub fn set_current_context(&mut self, name: Option<&str>) {
+        match name {
+            Some(name) => {
+                self.doc.insert("current-context".into(), name.into());
+            }
+            None => {
+                self.doc.remove("current-context");
+            }
+        }
+    }
+
+    /// Gives a new, empty kubeconfig the `apiVersion` and `kind` kubectl
+    /// writes; an existing file keeps its own.
+    pub fn ensure_header(&mut self) {
+        for (key, value) in [("apiVersion", "v1"), ("kind", "Config")] {
+            if !self.doc.contains_key(key) {
+                self.doc.insert(key.into(), value.into());
+            }
+        }
+    }
+
     fn entries<'a>(&'a self, list: &str) -> impl Iterator<Item = &'a Value> + 'a {
         self.doc
             .get(list)

@@ -1,0 +1,74 @@
+//! `ssm-forward eks disconnect CLUSTER`: take out of the kubeconfig what
+//! `eks connect` put in, and nothing else. When the file still holds
+//! exactly what connect wrote, its earlier bytes come back unchanged
+//! (comments included; a file connect created is removed); otherwise only
+//! the context, cluster and user entries connect wrote come out (entries
+//! they replaced are put back). A running `eks connect` is not stopped:
+//! Ctrl-C ends it.
+
+use std::path::PathBuf;
+
+use crate::eks::context::real_path;
+use crate::eks::record::{self, Record, RecordError};
+use crate::errors::{ExitStatus, Fatal};
+use crate::kubeconfig::default_path;
+use crate::output;
+
+/// `ssm-forward eks disconnect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The EKS cluster's name.
+    #[arg(value_name = "CLUSTER")]
+    pub cluster: String,
+    /// The context `eks connect` wrote [default: ssm-CLUSTER].
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The kubeconfig it wrote [default: the first file in $KUBECONFIG,
+    /// else ~/.kube/config].
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// Undoes the kubeconfig change.
+pub fn run(args: &Args, _json: bool) -> anyhow::Result<()> {
+    let context = args
+        .context
+        .clone()
+        .unwrap_or_else(|| format!("ssm-{}", args.cluster));
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => path.clone(),
+        None => default_path(
+            std::env::var_os("KUBECONFIG").as_deref(),
+            std::env::var_os("HOME")
+                .as_deref()
+                .map(std::path::Path::new),
+        )
+        .ok_or_else(|| {
+            Fatal::usage("no kubeconfig: set HOME or KUBECONFIG, or pass --kubeconfig PATH")
+        })?,
+    };
+    let kubeconfig = real_path(&kubeconfig);
+    let state = record::state_dir()
+        .ok_or_else(|| Fatal::usage("no state directory: set HOME (or XDG_STATE_HOME)"))?;
+    let (record_path, record) = Record::find(&state, &kubeconfig, &context).map_err(failure)?;
+    let undone = record.undo().map_err(failure)?;
+    std::fs::remove_file(&record_path).map_err(|error| {
+        Fatal::new(
+            ExitStatus::Runtime,
+            format!(
+                "cannot remove the record {}: {error}",
+                record_path.display()
+            ),
+        )
+    })?;
+    output::context_removed(&context, &kubeconfig, undone);
+    Ok(())
+}
+
+fn failure(error: RecordError) -> Fatal {
+    let status = match error {
+        RecordError::NotFound { .. } => ExitStatus::Usage,
+        _ => ExitStatus::Runtime,
+    };
+    Fatal::new(status, error.to_string())
+}

@@ -1,0 +1,155 @@
+//! Writing `eks connect`'s context into a kubeconfig: read the file (or
+//! start an empty one), apply the [`Entries`], write it atomically with
+//! its mode (0600 for a new file), and save the [`Record`] that lets
+//! `disconnect` undo it. `preview` shows the same change without writing.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::entries::Entries;
+use super::record::{self, Record, RecordError};
+use crate::atomic_file::write_atomically;
+use crate::kubeconfig::{Kubeconfig, KubeconfigError};
+
+/// Mode of a kubeconfig this creates.
+const NEW_FILE_MODE: u32 = 0o600;
+
+/// Why the context could not be written.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ContextError {
+    /// The kubeconfig could not be read or written.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The kubeconfig is not one we can edit.
+    #[error("cannot use {}: {source}", path.display())]
+    Kubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: KubeconfigError,
+    },
+    /// There is nowhere to keep the record for `disconnect`.
+    #[error("no state directory for the disconnect record: set HOME (or XDG_STATE_HOME)")]
+    NoStateDir,
+    /// The record could not be saved.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// What writing the context did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The kubeconfig written (its real path).
+    pub kubeconfig: PathBuf,
+    /// Names of our entries that replaced existing ones (`clusters/x`).
+    pub replaced: Vec<String>,
+    /// The source had comments, which rewriting drops (disconnect brings
+    /// them back if nothing else changes the file meanwhile).
+    pub dropped_comments: bool,
+}
+
+/// The file a kubeconfig path really is (symlinks followed), so that
+/// writing replaces the file and not the link.
+pub fn real_path(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Writes `entries` into the kubeconfig at `path` and saves the record.
+pub fn write(
+    path: &Path,
+    entries: &Entries,
+    cluster: &str,
+    use_context: bool,
+) -> Result<Written, ContextError> {
+    let state = record::state_dir().ok_or(ContextError::NoStateDir)?;
+    let path = real_path(path);
+    let original = read_existing(&path)?;
+    let kubeconfig_error = |source| ContextError::Kubeconfig {
+        path: path.clone(),
+        source,
+    };
+    let mut config =
+        Kubeconfig::parse(original.as_deref().unwrap_or_default()).map_err(kubeconfig_error)?;
+    let replaced = entries
+        .apply(&mut config, use_context)
+        .map_err(kubeconfig_error)?;
+    let yaml = config.to_yaml().map_err(kubeconfig_error)?;
+    let original_mode = record::current_mode(&path);
+    write_atomically(&path, &yaml, original_mode.unwrap_or(NEW_FILE_MODE)).map_err(|source| {
+        ContextError::Io {
+            what: "cannot write",
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let written = Written {
+        kubeconfig: path.clone(),
+        replaced: replaced
+            .entries
+            .iter()
+            .filter(|entry| entry.before.is_some())
+            .map(|entry| format!("{}/{}", entry.list, entry.name))
+            .collect(),
+        dropped_comments: original
+            .as_deref()
+            .is_some_and(|text| text.lines().any(|line| line.trim_start().starts_with('#'))),
+    };
+    let record = Record {
+        kubeconfig: path,
+        context: entries.name.clone(),
+        cluster: cluster.to_owned(),
+        original,
+        original_mode,
+        written_sha256: record::digest(&yaml),
+        replaced,
+    };
+    record.save(&state)?;
+    Ok(written)
+}
+
+/// The entries as they would be written, and which existing entries
+/// they would replace (named, not shown: they may hold credentials).
+pub fn preview(path: &Path, entries: &Entries) -> Result<(String, Vec<String>), ContextError> {
+    let path = real_path(path);
+    let original = read_existing(&path)?;
+    let kubeconfig_error = |source| ContextError::Kubeconfig {
+        path: path.clone(),
+        source,
+    };
+    let mut config =
+        Kubeconfig::parse(original.as_deref().unwrap_or_default()).map_err(kubeconfig_error)?;
+    let replaced = entries
+        .apply(&mut config, false)
+        .map_err(kubeconfig_error)?;
+    let yaml = entries.to_yaml().map_err(kubeconfig_error)?;
+    let names = replaced
+        .entries
+        .iter()
+        .filter(|entry| entry.before.is_some())
+        .map(|entry| format!("{}/{}", entry.list, entry.name))
+        .collect();
+    Ok((yaml, names))
+}
+
+fn read_existing(path: &Path) -> Result<Option<String>, ContextError> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ContextError::Io {
+            what: "cannot read",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
