@@ -18,6 +18,8 @@
 
 #[path = "kube_e2e/mod.rs"]
 mod e2e;
+#[path = "kube_e2e/eks_steps.rs"]
+mod eks_steps;
 
 use std::time::{Duration, Instant};
 

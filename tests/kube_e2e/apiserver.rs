@@ -2,9 +2,12 @@
 //! HTTP/1.1 by ALPN): `/version`, `/healthz`, discovery, the pods of
 //! namespace `default` (as a `Table` when kubectl asks for one) and a
 //! follow-style log stream that sends a line every 200 ms until the client
-//! goes away. Every path but `/version` and the health checks wants a
-//! bearer token (any token). Each request is logged for the test to
-//! check and for failure messages.
+//! goes away, and the namespaces. Every path but `/version` and the health
+//! checks wants a bearer token: any token, or, when started with
+//! [`ApiServer::start_for_eks`], a valid EKS token for its cluster
+//! (checked by the independent verifier of `ssm_tests::eks_token`; a
+//! token that fails is refused with 401 on every path, as EKS does).
+//! Each request is logged for the test to check and for failure messages.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -20,6 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use serde_json::Value;
+use ssm_tests::eks_token::{self, Expected};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -31,6 +35,8 @@ use super::pki::{Pki, PkiError};
 pub(crate) const LOG_INTERVAL: Duration = Duration::from_millis(200);
 /// Where the pods live.
 const PODS_PATH: &str = "/api/v1/namespaces/default/pods";
+/// The namespaces.
+const NAMESPACES_PATH: &str = "/api/v1/namespaces";
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -43,10 +49,32 @@ pub(crate) struct Seen {
     pub(crate) accept: String,
     /// The status answered.
     pub(crate) status: u16,
+    /// What the token check said: `none` (no token), `any` (not
+    /// checked), `ok`, or why it was refused.
+    pub(crate) auth: String,
 }
 
 /// Requests seen so far, shared with the handler.
 type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// What the handler shares: the log and the token rule.
+#[derive(Debug, Clone)]
+struct Shared {
+    log: Log,
+    /// `Some`: only valid EKS tokens for this cluster are accepted.
+    eks: Option<Arc<Expected>>,
+}
+
+/// The outcome of the token check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Auth {
+    /// No bearer token.
+    Missing,
+    /// A token, accepted (checked or not).
+    Accepted(&'static str),
+    /// A token that failed the EKS check (the reason).
+    Refused(String),
+}
 
 /// The running server; dropping it stops accepting.
 #[derive(Debug)]
@@ -60,11 +88,24 @@ pub(crate) struct ApiServer {
 impl ApiServer {
     /// Listens on 127.0.0.1 (any free port) with `pki`'s certificate.
     pub(crate) async fn start(pki: &Pki) -> Result<Self, PkiError> {
+        Self::start_with(pki, None).await
+    }
+
+    /// The same, accepting only EKS tokens that `expected` verifies.
+    pub(crate) async fn start_for_eks(pki: &Pki, expected: Expected) -> Result<Self, PkiError> {
+        Self::start_with(pki, Some(Arc::new(expected))).await
+    }
+
+    async fn start_with(pki: &Pki, eks: Option<Arc<Expected>>) -> Result<Self, PkiError> {
         let acceptor = TlsAcceptor::from(pki.server_config()?);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let log = Log::default();
-        let router = Router::new().fallback(handle).with_state(log.clone());
+        let shared = Shared {
+            log: log.clone(),
+            eks,
+        };
+        let router = Router::new().fallback(handle).with_state(shared);
         let task = tokio::spawn(accept_loop(listener, acceptor, router));
         Ok(Self { addr, log, task })
     }
@@ -80,8 +121,8 @@ impl ApiServer {
             .iter()
             .map(|seen| {
                 format!(
-                    "{} {} {} [accept: {}]\n",
-                    seen.status, seen.version, seen.uri, seen.accept
+                    "{} {} {} [accept: {}] [auth: {}]\n",
+                    seen.status, seen.version, seen.uri, seen.accept, seen.auth
                 )
             })
             .collect()
@@ -119,10 +160,11 @@ async fn serve_connection(socket: TcpStream, acceptor: TlsAcceptor, router: Rout
         .await;
 }
 
-async fn handle(State(log): State<Log>, request: Request) -> Response {
+async fn handle(State(shared): State<Shared>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let headers = request.headers();
-    let response = route(&path, headers);
+    let auth = check_token(headers, shared.eks.as_deref());
+    let response = route(&path, headers, &auth);
     let seen = Seen {
         version: format!("{:?}", request.version()),
         uri: request
@@ -131,26 +173,39 @@ async fn handle(State(log): State<Log>, request: Request) -> Response {
             .map_or_else(|| path.clone(), ToString::to_string),
         accept: header_text(headers, header::ACCEPT),
         status: response.status().as_u16(),
+        auth: match &auth {
+            Auth::Missing => "none".to_owned(),
+            Auth::Accepted(how) => (*how).to_owned(),
+            Auth::Refused(why) => format!("refused: {why}"),
+        },
     };
-    if let Ok(mut log) = log.lock() {
+    if let Ok(mut log) = shared.log.lock() {
         log.push(seen);
     }
     response
 }
 
-fn route(path: &str, headers: &HeaderMap) -> Response {
-    match path {
-        "/version" => json(StatusCode::OK, &objects::version()),
-        "/healthz" | "/livez" | "/readyz" => text("ok"),
-        _ if !has_bearer_token(headers) => json(
+fn route(path: &str, headers: &HeaderMap, auth: &Auth) -> Response {
+    let unauthorized = || {
+        json(
             StatusCode::UNAUTHORIZED,
             &objects::status(401, "Unauthorized", "Unauthorized"),
-        ),
+        )
+    };
+    match path {
+        _ if matches!(auth, Auth::Refused(_)) => unauthorized(),
+        "/version" => json(StatusCode::OK, &objects::version()),
+        "/healthz" | "/livez" | "/readyz" => text("ok"),
+        _ if *auth == Auth::Missing => unauthorized(),
         "/api" => json(StatusCode::OK, &objects::api_versions()),
         "/apis" => json(StatusCode::OK, &objects::api_group_list()),
         "/api/v1" => json(StatusCode::OK, &objects::core_resources()),
         PODS_PATH if wants_table(headers) => json(StatusCode::OK, &objects::pod_table()),
         PODS_PATH => json(StatusCode::OK, &objects::pod_list()),
+        NAMESPACES_PATH if wants_table(headers) => {
+            json(StatusCode::OK, &objects::namespace_table())
+        }
+        NAMESPACES_PATH => json(StatusCode::OK, &objects::namespace_list()),
         _ => pod_route(path),
     }
 }
@@ -196,10 +251,24 @@ fn log_stream(pod: String) -> Response {
         .into_response()
 }
 
-fn has_bearer_token(headers: &HeaderMap) -> bool {
-    header_text(headers, header::AUTHORIZATION)
+/// The bearer token's fate: any token passes unless `eks` is set, then
+/// only one that the independent verifier accepts for that cluster.
+fn check_token(headers: &HeaderMap, eks: Option<&Expected>) -> Auth {
+    let header = header_text(headers, header::AUTHORIZATION);
+    let Some(token) = header
         .strip_prefix("Bearer ")
-        .is_some_and(|token| !token.trim().is_empty())
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+    else {
+        return Auth::Missing;
+    };
+    let Some(expected) = eks else {
+        return Auth::Accepted("any");
+    };
+    match eks_token::verify(token, expected, std::time::SystemTime::now()) {
+        Ok(_) => Auth::Accepted("ok"),
+        Err(rejection) => Auth::Refused(rejection.to_string()),
+    }
 }
 
 /// kubectl's `get` asks for `application/json;as=Table;v=v1;g=meta.k8s.io,...`.

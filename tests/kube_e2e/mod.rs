@@ -4,6 +4,7 @@
 //! ([`lab::Lab`] starts all of it).
 
 pub(crate) mod apiserver;
+pub(crate) mod eks;
 pub(crate) mod forward;
 pub(crate) mod kubeconfig;
 pub(crate) mod lab;

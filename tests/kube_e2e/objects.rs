@@ -59,6 +59,11 @@ pub(crate) fn core_resources() -> Value {
             {
                 "name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod",
                 "verbs": ["get"]
+            },
+            {
+                "name": "namespaces", "singularName": "namespace", "namespaced": false,
+                "kind": "Namespace", "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                "shortNames": ["ns"]
             }
         ]
     })
@@ -122,6 +127,65 @@ pub(crate) fn pod_table() -> Value {
             column("Restarts", ""), column("Age", "")
         ],
         "rows": rows
+    })
+}
+
+/// The namespaces there are.
+pub(crate) const NAMESPACES: [&str; 3] = ["default", "kube-system", "team-a"];
+
+/// Every namespace as a `NamespaceList`.
+pub(crate) fn namespace_list() -> Value {
+    let items: Vec<Value> = NAMESPACES
+        .iter()
+        .map(|name| {
+            json!({
+                "kind": "Namespace",
+                "apiVersion": "v1",
+                "metadata": namespace_metadata(name),
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"}
+            })
+        })
+        .collect();
+    json!({
+        "kind": "NamespaceList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": "1"},
+        "items": items
+    })
+}
+
+/// Every namespace as the printed `Table` kubectl asks for.
+pub(crate) fn namespace_table() -> Value {
+    let column = |name: &str, format: &str| json!({"name": name, "type": "string", "format": format, "description": name, "priority": 0});
+    let rows: Vec<Value> = NAMESPACES
+        .iter()
+        .map(|name| {
+            json!({
+                "cells": [name, "Active", "5m"],
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": namespace_metadata(name)
+                }
+            })
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": "1"},
+        "columnDefinitions": [column("Name", "name"), column("Status", ""), column("Age", "")],
+        "rows": rows
+    })
+}
+
+fn namespace_metadata(name: &str) -> Value {
+    json!({
+        "name": name,
+        "uid": format!("00000000-0000-4000-9000-{:0>12}", name.replace('-', "")),
+        "resourceVersion": "1",
+        "creationTimestamp": CREATED
     })
 }
 

@@ -18,6 +18,8 @@ pub struct ClusterInfo {
     pub status: String,
     /// The API server's host name (the endpoint URL without scheme).
     pub endpoint_host: String,
+    /// The endpoint's port (443 unless the URL names another).
+    pub endpoint_port: u16,
     /// Base64 of the PEM certificate authority, as kubeconfig wants it.
     pub certificate_authority_data: String,
     /// The endpoint answers inside the VPC.
@@ -98,6 +100,7 @@ impl ClusterInfo {
             .unwrap_or_default();
         let endpoint = cluster.endpoint().unwrap_or_default();
         let endpoint_host = endpoint_host(endpoint);
+        let endpoint_port = endpoint_port(endpoint);
         let ca = cluster
             .certificate_authority()
             .and_then(|ca| ca.data())
@@ -108,6 +111,7 @@ impl ClusterInfo {
             arn: cluster.arn().unwrap_or_default().to_owned(),
             status,
             endpoint_host: endpoint_host.to_owned(),
+            endpoint_port,
             certificate_authority_data: ca.to_owned(),
             private_access: vpc.is_some_and(|v| v.endpoint_private_access()),
             public_access: vpc.is_some_and(|v| v.endpoint_public_access()),
@@ -126,9 +130,12 @@ impl ClusterInfo {
         Ok(info)
     }
 
-    /// The endpoint URL (`https://HOST`).
+    /// The endpoint URL (`https://HOST`, with `:PORT` if not 443).
     pub fn endpoint_url(&self) -> String {
-        format!("https://{}", self.endpoint_host)
+        match self.endpoint_port {
+            443 => format!("https://{}", self.endpoint_host),
+            port => format!("https://{}:{port}", self.endpoint_host),
+        }
     }
 
     /// `private`, `public`, `public and private`, or `none`.
@@ -195,6 +202,19 @@ pub fn endpoint_host(endpoint: &str) -> &str {
         }
         _ => authority,
     }
+}
+
+/// The port of an endpoint URL: the one it names, else 443.
+pub fn endpoint_port(endpoint: &str) -> u16 {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.ends_with('[') && !authority.ends_with(']'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(443)
 }
 
 /// DescribeCluster, checked: the cluster exists, is serving, and has an
@@ -333,6 +353,9 @@ mod tests {
         assert_eq!(endpoint_host("https://a.example:8443/x"), "a.example");
         assert_eq!(endpoint_host("a.example"), "a.example");
         assert_eq!(endpoint_host("https://[fd00::1]"), "[fd00::1]");
+        assert_eq!(endpoint_port("https://a.example"), 443);
+        assert_eq!(endpoint_port("https://a.example:8443/x"), 8443);
+        assert_eq!(endpoint_port("https://[fd00::1]"), 443);
     }
 
     #[test]

@@ -235,6 +235,7 @@ mod tests {
             arn: String::new(),
             status: "ACTIVE".into(),
             endpoint_host: "ABC.gr7.eu-west-1.eks.amazonaws.com".into(),
+            endpoint_port: 443,
             certificate_authority_data: "Q0E=".into(),
             private_access: true,
             public_access: false,

@@ -135,7 +135,7 @@ async fn prepare(args: &Args) -> anyhow::Result<Plan> {
     }
     let (remote_host, remote_port) = match &args.via_proxy {
         Some((host, port)) => (host.clone(), *port),
-        None => (cluster.endpoint_host.clone(), 443),
+        None => (cluster.endpoint_host.clone(), cluster.endpoint_port),
     };
     let context = args
         .context
