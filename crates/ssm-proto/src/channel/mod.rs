@@ -10,7 +10,8 @@
 //!   re-acked when it is a duplicate, and delivered in order;
 //! * overdue messages are resent with an RFC 6298 timeout;
 //! * `pause_publication` stops stream transmissions until
-//!   `start_publication` or any stream data or ack arrives;
+//!   `start_publication` or any stream data or ack arrives, or the socket
+//!   is replaced;
 //! * an ack for a message never sent is a protocol violation: counted
 //!   ([`ChannelStats::acks_for_unsent`]) and otherwise ignored.
 //!
@@ -395,14 +396,15 @@ impl DataChannel {
     }
 
     /// A new socket replaced a lost one: resend everything in flight now
-    /// instead of waiting for timers. Sequence numbers are unchanged.
+    /// instead of waiting for timers. Sequence numbers are unchanged. A
+    /// pause ends with the old socket ([`Event::Resumed`] if one was on).
     pub fn handle_reconnect(&mut self) {
         debug!(
             unacked = self.outgoing.unacked(),
             "reconnected; resending in-flight messages"
         );
         self.outgoing.requeue_in_flight();
-        self.paused = false;
+        self.resume_if_paused();
     }
 
     /// Queues one sequenced stream message; returns its sequence number.

@@ -524,6 +524,31 @@ fn reconnect_resends_in_flight_at_once() {
 }
 
 #[test]
+fn reconnect_ends_a_pause_with_a_resumed_event() {
+    let now = Instant::now();
+    let mut client = channel(Role::Client, now);
+    client.handle_reconnect();
+    assert_eq!(client.poll_event(), None, "no pause, nothing to resume");
+    let pause = peer_message(
+        MessageType::PausePublication,
+        0,
+        PayloadType::Undefined,
+        b"",
+    );
+    client.handle_frame(now, &pause).unwrap();
+    assert_eq!(client.poll_event(), Some(Event::Paused));
+    client
+        .send(now, PayloadType::Output, Bytes::from_static(b"held"))
+        .unwrap();
+    assert!(drain(&mut client, now).is_empty());
+    client.handle_reconnect();
+    assert_eq!(client.poll_event(), Some(Event::Resumed));
+    assert_eq!(client.poll_event(), None);
+    assert!(!client.is_paused());
+    assert_eq!(drain(&mut client, now).len(), 1);
+}
+
+#[test]
 fn pacing_limits_stream_messages_not_acks() {
     let start = Instant::now();
     let config = ChannelConfig {
