@@ -196,6 +196,7 @@ impl Harness {
     fn receive(&mut self, frame: &[u8]) {
         let decoded = ClientMessage::decode(frame);
         let unacked_before = self.channel.unacked();
+        let acks_for_unsent_before = self.channel.stats().acks_for_unsent;
         let result = self.channel.handle_frame(self.now, frame);
         let Ok(message) = decoded else {
             assert!(result.is_err(), "undecodable frame accepted");
@@ -212,11 +213,17 @@ impl Harness {
                 return;
             };
             let seq = content.acknowledged_message_sequence_number;
-            if (0..self.sent).contains(&seq) && self.acked.insert(seq) {
+            let never_sent = !self.transmitted.contains_key(&seq);
+            if !never_sent && self.acked.insert(seq) {
                 assert_eq!(self.channel.unacked() + 1, unacked_before, "ack of {seq}");
             } else {
                 assert_eq!(self.channel.unacked(), unacked_before, "stray ack {seq}");
             }
+            assert_eq!(
+                self.channel.stats().acks_for_unsent,
+                acks_for_unsent_before + u64::from(never_sent),
+                "ack of {seq} counted as for a message never sent"
+            );
         }
     }
 

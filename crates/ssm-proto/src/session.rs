@@ -168,9 +168,11 @@ impl ClientSession {
         }
     }
 
-    /// A new socket replaced a lost one (see [`DataChannel::handle_reconnect`]).
+    /// A new socket replaced a lost one (see [`DataChannel::handle_reconnect`]);
+    /// a pause it clears shows up as [`SessionEvent::Resumed`].
     pub fn handle_reconnect(&mut self) {
         self.channel.handle_reconnect();
+        self.drain_channel_events();
     }
 
     /// Queues Output bytes (one message; split into ≤ 1024-byte chunks
@@ -265,9 +267,7 @@ impl ClientSession {
     /// Handles channel events and every in-order message that is not
     /// Output data waiting for the application.
     fn process(&mut self, now: Instant) {
-        while let Some(event) = self.channel.poll_event() {
-            self.on_channel_event(event);
-        }
+        self.drain_channel_events();
         while let Some(head) = self.channel.peek_delivery() {
             if head.payload_type == PayloadType::Output && self.is_ready() {
                 break;
@@ -276,6 +276,12 @@ impl ClientSession {
                 break;
             };
             self.on_control_message(now, message);
+        }
+    }
+
+    fn drain_channel_events(&mut self) {
+        while let Some(event) = self.channel.poll_event() {
+            self.on_channel_event(event);
         }
     }
 

@@ -26,6 +26,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use ssm_proto::message::{ClientMessage, HEADER_SIZE, MessageType, PayloadType};
 
+use crate::limits::MAX_WS_MESSAGE;
+
 /// Size of the [`Hostile::OversizeMessage`] frame: over the 2 MiB
 /// WebSocket message cap of both the client (`ssm-client`) and the
 /// gateway, so a client cannot even read it.
@@ -35,8 +37,8 @@ pub const OVERSIZE_LEN: usize = 3 << 20;
 pub const WITHIN_WS_CAP_LEN: usize = 3 << 19;
 // The sizes sit where they must, against the caps they test.
 const _: () = {
-    assert!(OVERSIZE_LEN > crate::gateway::MAX_WS_MESSAGE);
-    assert!(WITHIN_WS_CAP_LEN < crate::gateway::MAX_WS_MESSAGE);
+    assert!(OVERSIZE_LEN > MAX_WS_MESSAGE);
+    assert!(WITHIN_WS_CAP_LEN < MAX_WS_MESSAGE);
     assert!(WITHIN_WS_CAP_LEN > ssm_proto::message::MAX_MESSAGE_SIZE);
 };
 /// Length of the [`Hostile::GarbageFrame`] frame.

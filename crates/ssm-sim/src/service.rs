@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use crate::agent::{self, AgentInput, AgentSpec};
+use crate::agent::{self, AgentSpec};
 use crate::config::{InstanceConfig, SimConfig};
+use crate::messages::AgentInput;
 use crate::registry::{EndCause, Registry, SessionRecord, SessionStatus, SessionSummary};
 use crate::stats::SessionCounters;
 

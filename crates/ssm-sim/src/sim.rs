@@ -11,10 +11,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::agent::{AgentInput, ToClient};
 use crate::config::SimConfig;
 use crate::gateway::{self, publication_notice};
 use crate::hostile::Hostile;
+use crate::messages::{AgentInput, ToClient};
 use crate::registry::{EndCause, Registry, SessionSummary};
 use crate::service::Service;
 use crate::{api, targets};

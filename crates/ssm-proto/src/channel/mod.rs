@@ -10,7 +10,10 @@
 //!   re-acked when it is a duplicate, and delivered in order;
 //! * overdue messages are resent with an RFC 6298 timeout;
 //! * `pause_publication` stops stream transmissions until
-//!   `start_publication` or any stream data or ack arrives.
+//!   `start_publication` or any stream data or ack arrives, or the socket
+//!   is replaced;
+//! * an ack for a message never sent is a protocol violation: counted
+//!   ([`ChannelStats::acks_for_unsent`]) and otherwise ignored.
 //!
 //! # Driving it
 //! Inputs: [`DataChannel::handle_frame`] for each received binary frame,
@@ -44,8 +47,8 @@ use crate::message::{
 use crate::payload::{AcknowledgeContent, ChannelClosed};
 use ids::{IdGenerator, WallClock};
 use incoming::{Incoming, IncomingCaps, Verdict};
-use outgoing::Outgoing;
 pub use outgoing::RetransmitPolicy;
+use outgoing::{AckOutcome, Outgoing};
 use pacer::Pacer;
 pub use pacer::PacingConfig;
 pub use rtt::RtoConfig;
@@ -184,6 +187,10 @@ pub struct ChannelStats {
     pub acks_sent: u64,
     /// Acks received that matched an unacked message.
     pub acks_received: u64,
+    /// Acks received for a sequence number we never sent (not assigned
+    /// yet, or still queued): a protocol violation by the peer. They are
+    /// ignored; nothing is released or dropped.
+    pub acks_for_unsent: u64,
     /// Frames dropped as undecodable.
     pub invalid_frames: u64,
     /// Smoothed round-trip time.
@@ -342,14 +349,23 @@ impl DataChannel {
         let content = AcknowledgeContent::from_bytes(payload)?;
         let seq = content.acknowledged_message_sequence_number;
         match self.outgoing.on_ack(seq, now) {
-            Some(sample) => {
+            AckOutcome::Released { rtt_sample } => {
                 self.stats.acks_received += 1;
-                if let Some(sample) = sample {
+                if let Some(sample) = rtt_sample {
                     self.rtt.on_sample(sample);
                 }
                 trace!(seq, rto_ms = self.rtt.rto().as_millis() as u64, "acked");
             }
-            None => trace!(seq, "ack for unknown or already acked message"),
+            AckOutcome::AlreadyAcked => trace!(seq, "ack for an already acked message"),
+            AckOutcome::NeverSent => {
+                self.stats.acks_for_unsent += 1;
+                debug!(
+                    seq,
+                    next_seq = self.outgoing.next_seq(),
+                    acks_for_unsent = self.stats.acks_for_unsent,
+                    "ignoring ack for a message never sent (protocol violation)"
+                );
+            }
         }
         Ok(())
     }
@@ -380,14 +396,15 @@ impl DataChannel {
     }
 
     /// A new socket replaced a lost one: resend everything in flight now
-    /// instead of waiting for timers. Sequence numbers are unchanged.
+    /// instead of waiting for timers. Sequence numbers are unchanged. A
+    /// pause ends with the old socket ([`Event::Resumed`] if one was on).
     pub fn handle_reconnect(&mut self) {
         debug!(
             unacked = self.outgoing.unacked(),
             "reconnected; resending in-flight messages"
         );
         self.outgoing.requeue_in_flight();
-        self.paused = false;
+        self.resume_if_paused();
     }
 
     /// Queues one sequenced stream message; returns its sequence number.

@@ -1,9 +1,12 @@
 //! The send side: sequence numbers, the unacked window and retransmission.
 //!
 //! Every sequenced message stays here, encoded once, until the peer acks
-//! its sequence number. Nothing is ever evicted: when the window is full,
-//! [`Outgoing::capacity`] is 0 and the caller must wait (backpressure).
+//! its sequence number after it went on the wire (an ack for a message
+//! still queued is a protocol violation and releases nothing). Nothing is
+//! ever evicted: when the window is full, [`Outgoing::capacity`] is 0 and
+//! the caller must wait (backpressure).
 
+use std::collections::btree_map::Entry as Slot;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,23 @@ pub enum RetransmitPolicy {
     /// Only the oldest unacked message, like the official plugin and agent.
     /// The simulator uses this to reproduce the real agent.
     FrontOnly,
+}
+
+/// What an ack did to the send window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckOutcome {
+    /// The message was unacked and is now released. `rtt_sample` is set
+    /// when it was sent exactly once (Karn's rule), `None` when resent.
+    Released {
+        /// How long the ack took, for the RTT estimate.
+        rtt_sample: Option<Duration>,
+    },
+    /// The message was acked before: a duplicate ack, harmless.
+    AlreadyAcked,
+    /// No message with this sequence number ever went on the wire (not
+    /// assigned yet, negative, or still queued): the peer broke the
+    /// protocol. Nothing was released.
+    NeverSent,
 }
 
 #[derive(Debug)]
@@ -155,19 +175,26 @@ impl Outgoing {
         })
     }
 
-    /// Removes an acked message. Returns an RTT sample when the message was
-    /// sent exactly once (Karn's rule), `None` for unknown or resent ones.
-    pub(crate) fn on_ack(&mut self, seq: i64, now: Instant) -> Option<Option<Duration>> {
-        let entry = self.entries.remove(&seq)?;
+    /// Applies the peer's ack of `seq`. Only a message that went on the
+    /// wire is released; an ack for anything else changes nothing.
+    pub(crate) fn on_ack(&mut self, seq: i64, now: Instant) -> AckOutcome {
+        let entry = match self.entries.entry(seq) {
+            Slot::Occupied(slot) if slot.get().first_sent.is_some() => slot.remove(),
+            Slot::Occupied(_) => return AckOutcome::NeverSent,
+            Slot::Vacant(_) if (0..self.next_seq).contains(&seq) => {
+                return AckOutcome::AlreadyAcked;
+            }
+            Slot::Vacant(_) => return AckOutcome::NeverSent,
+        };
         if let Some(deadline) = entry.deadline {
             self.deadlines.remove(&(deadline, seq));
         }
         self.resend.remove(&seq);
-        let sample = match (entry.first_sent, entry.retries) {
+        let rtt_sample = match (entry.first_sent, entry.retries) {
             (Some(sent), 0) => Some(now.saturating_duration_since(sent)),
             _ => None,
         };
-        Some(sample)
+        AckOutcome::Released { rtt_sample }
     }
 
     /// Moves messages whose timers expired into the resend queue.
@@ -228,5 +255,61 @@ impl Outgoing {
         for (_, seq) in in_flight {
             self.queue_resend(seq);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::RtoConfig;
+
+    fn sent_once(outgoing: &mut Outgoing, now: Instant) -> i64 {
+        let seq = outgoing.push(Bytes::from_static(b"m"), 1);
+        let rtt = RttEstimator::new(RtoConfig::default());
+        let sent = outgoing.next_transmission(now, &rtt).expect("queued");
+        assert!(!sent.is_retransmit);
+        seq
+    }
+
+    #[test]
+    fn ack_of_a_message_sent_once_gives_an_rtt_sample() {
+        let now = Instant::now();
+        let mut outgoing = Outgoing::new(8, None);
+        let seq = sent_once(&mut outgoing, now);
+        let later = now + Duration::from_millis(30);
+        assert_eq!(
+            outgoing.on_ack(seq, later),
+            AckOutcome::Released {
+                rtt_sample: Some(Duration::from_millis(30))
+            }
+        );
+        assert_eq!(outgoing.on_ack(seq, later), AckOutcome::AlreadyAcked);
+        assert_eq!(outgoing.unacked(), 0);
+    }
+
+    #[test]
+    fn ack_of_a_resent_message_gives_no_sample() {
+        let now = Instant::now();
+        let mut outgoing = Outgoing::new(8, None);
+        let seq = sent_once(&mut outgoing, now);
+        outgoing.requeue_in_flight();
+        let rtt = RttEstimator::new(RtoConfig::default());
+        assert!(outgoing.next_transmission(now, &rtt).unwrap().is_retransmit);
+        assert_eq!(
+            outgoing.on_ack(seq, now),
+            AckOutcome::Released { rtt_sample: None }
+        );
+    }
+
+    #[test]
+    fn ack_of_a_message_never_sent_keeps_it() {
+        let now = Instant::now();
+        let mut outgoing = Outgoing::new(8, None);
+        let queued = outgoing.push(Bytes::from_static(b"q"), 1);
+        assert_eq!(outgoing.on_ack(queued, now), AckOutcome::NeverSent);
+        assert_eq!(outgoing.on_ack(queued + 1, now), AckOutcome::NeverSent);
+        assert_eq!(outgoing.on_ack(-1, now), AckOutcome::NeverSent);
+        assert_eq!(outgoing.unacked(), 1);
+        assert!(outgoing.has_pending());
     }
 }

@@ -126,6 +126,47 @@ fn sends_sequenced_messages_from_zero() {
 }
 
 #[test]
+fn ack_for_a_message_still_queued_releases_nothing() {
+    let now = Instant::now();
+    let mut client = channel(Role::Client, now);
+    client
+        .send(now, PayloadType::Output, Bytes::from_static(b"queued"))
+        .unwrap();
+    client.handle_frame(now, &ack_for(0)).unwrap();
+    assert_eq!(client.unacked(), 1, "the queued message is still held");
+    assert_eq!(client.stats().acks_for_unsent, 1);
+    assert_eq!(client.stats().acks_received, 0);
+    let sent = drain(&mut client, now);
+    assert_eq!(sent.len(), 1, "the queued message still goes out");
+    assert_eq!(sent[0].sequence_number, 0);
+    assert_eq!(sent[0].payload, Bytes::from_static(b"queued"));
+    client.handle_frame(now + ms(5), &ack_for(0)).unwrap();
+    assert_eq!(client.unacked(), 0, "once sent, its ack releases it");
+    assert_eq!(client.stats().acks_received, 1);
+    assert_eq!(client.stats().acks_for_unsent, 1);
+}
+
+#[test]
+fn acks_for_unassigned_sequence_numbers_are_counted_not_duplicates() {
+    let now = Instant::now();
+    let mut client = channel(Role::Client, now);
+    client
+        .send(now, PayloadType::Output, Bytes::from_static(b"a"))
+        .unwrap();
+    let _ = drain(&mut client, now);
+    for seq in [1, 7, -1] {
+        client.handle_frame(now, &ack_for(seq)).unwrap();
+    }
+    assert_eq!(client.stats().acks_for_unsent, 3);
+    assert_eq!(client.unacked(), 1);
+    client.handle_frame(now + ms(5), &ack_for(0)).unwrap();
+    client.handle_frame(now + ms(6), &ack_for(0)).unwrap();
+    let stats = client.stats();
+    assert_eq!((stats.acks_received, stats.acks_for_unsent), (1, 3));
+    assert_eq!(client.unacked(), 0);
+}
+
+#[test]
 fn agent_marks_its_first_message_syn() {
     let now = Instant::now();
     let mut agent = channel(Role::Agent, now);
@@ -480,6 +521,31 @@ fn reconnect_resends_in_flight_at_once() {
     client.handle_reconnect();
     let later = now + ms(1);
     assert_eq!(drain(&mut client, later).len(), 2);
+}
+
+#[test]
+fn reconnect_ends_a_pause_with_a_resumed_event() {
+    let now = Instant::now();
+    let mut client = channel(Role::Client, now);
+    client.handle_reconnect();
+    assert_eq!(client.poll_event(), None, "no pause, nothing to resume");
+    let pause = peer_message(
+        MessageType::PausePublication,
+        0,
+        PayloadType::Undefined,
+        b"",
+    );
+    client.handle_frame(now, &pause).unwrap();
+    assert_eq!(client.poll_event(), Some(Event::Paused));
+    client
+        .send(now, PayloadType::Output, Bytes::from_static(b"held"))
+        .unwrap();
+    assert!(drain(&mut client, now).is_empty());
+    client.handle_reconnect();
+    assert_eq!(client.poll_event(), Some(Event::Resumed));
+    assert_eq!(client.poll_event(), None);
+    assert!(!client.is_paused());
+    assert_eq!(drain(&mut client, now).len(), 1);
 }
 
 #[test]

@@ -350,6 +350,30 @@ fn channel_closed_ends_the_session() {
 }
 
 #[test]
+fn reconnect_that_ends_a_pause_reports_resumed() {
+    let (mut client, mut agent) = ready_pair("3.3.987.0");
+    let _ = client.poll_event();
+    let pause = agent
+        .channel
+        .build_message(
+            agent.now,
+            MessageType::PausePublication,
+            0,
+            0,
+            PayloadType::Undefined,
+            Bytes::new(),
+        )
+        .encode();
+    client.handle_frame(agent.now, &pause).unwrap();
+    assert_eq!(client.poll_event(), Some(SessionEvent::Paused));
+    client.handle_reconnect();
+    assert_eq!(client.poll_event(), Some(SessionEvent::Resumed));
+    assert_eq!(client.poll_event(), None);
+    client.handle_reconnect();
+    assert_eq!(client.poll_event(), None, "not paused: nothing to report");
+}
+
+#[test]
 fn acks_reference_the_acked_message() {
     let now = Instant::now();
     let mut client = new_client(now);

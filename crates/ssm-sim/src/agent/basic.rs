@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::debug;
 
-use super::PortSettings;
-use super::port::{FloodReader, PortHandle, PortInput, PortOutput, port_queues, pump_to_agent};
+use super::port::{
+    FloodReader, PortHandle, PortInput, PortOutput, PortSettings, port_queues, pump_to_agent,
+};
 use crate::hostile::Hostile;
 use crate::stats::SessionCounters;
 use crate::targets;

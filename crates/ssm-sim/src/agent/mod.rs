@@ -33,53 +33,13 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::OwnedPermit;
 use tracing::{Instrument, debug, info, info_span};
 
-use crate::config::{DestinationConfig, InstanceConfig, SimConfig};
+use crate::config::{InstanceConfig, SimConfig};
 use crate::hostile::{self, Hostile};
+use crate::limits::FAR_FUTURE;
+use crate::messages::{AgentInput, ToClient};
 use crate::registry::{EndCause, Registry, SessionStatus};
 use crate::stats::SessionCounters;
-use port::{PortHandle, PortInput, PortOutput};
-
-/// Frames and notices the agent sends to the client socket.
-#[derive(Debug)]
-pub enum ToClient {
-    /// A binary frame.
-    Frame(Bytes),
-    /// Close the socket with this code and reason.
-    Close(u16, String),
-    /// Drop the socket without a close frame.
-    Abort,
-    /// Stop serving the socket without closing it (see [`crate::Injection::Freeze`]).
-    Freeze,
-}
-
-/// Inputs of an agent task.
-#[derive(Debug)]
-pub enum AgentInput {
-    /// The instance went away: end the session as failed.
-    Lost,
-    /// A client socket authenticated; frames for it go to `sender`.
-    /// A newer socket replaces an older one.
-    Attached {
-        /// Identifies the socket (unique per simulator).
-        connection: u64,
-        /// Where frames for the client go.
-        sender: mpsc::Sender<ToClient>,
-    },
-    /// The client socket `connection` went away (ignored if a newer
-    /// socket replaced it already).
-    Detached {
-        /// The socket that went away.
-        connection: u64,
-    },
-    /// A binary frame from the client.
-    Frame(Bytes),
-    /// End the session.
-    Terminate(EndCause),
-    /// Pass something straight to the client socket (fault injection).
-    Inject(ToClient),
-    /// Misbehave like a hostile peer.
-    Hostile(Hostile),
-}
+use port::{Destination, PortHandle, PortInput, PortOutput, PortSettings};
 
 /// What an agent task needs to run a session.
 #[derive(Debug)]
@@ -100,23 +60,6 @@ pub struct AgentSpec {
     pub counters: Arc<SessionCounters>,
     /// Inputs from the API and gateway.
     pub inputs: mpsc::UnboundedReceiver<AgentInput>,
-}
-
-/// Where a port session connects.
-#[derive(Debug, Clone)]
-pub(crate) struct Destination {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-}
-
-/// What a port plugin needs.
-#[derive(Debug)]
-pub(crate) struct PortSettings {
-    pub(crate) destination: Destination,
-    pub(crate) policy: DestinationConfig,
-    pub(crate) chunk_size: usize,
-    pub(crate) pacing: Duration,
-    pub(crate) counters: Arc<SessionCounters>,
 }
 
 /// Starts the agent task of a session.
@@ -160,8 +103,6 @@ struct Agent {
     started: Instant,
     last_activity: Instant,
 }
-
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
 
 impl Agent {
     fn new(spec: AgentSpec) -> Self {

@@ -17,8 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf};
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, debug_span};
 
-use super::port::{PortHandle, PortInput, PortOutput, port_queues, pump_to_agent};
-use super::{Destination, PortSettings};
+use super::port::{
+    Destination, PortHandle, PortInput, PortOutput, PortSettings, port_queues, pump_to_agent,
+};
 use crate::hostile::{
     Hostile, SMUX_BAD_VERSION_FRAME, SMUX_UNKNOWN_COMMAND_FRAME, flood_psh_frame,
 };

@@ -2,17 +2,38 @@
 //! or the shell stand-in), which runs as separate tasks.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::config::DestinationConfig;
 use crate::hostile::{Hostile, fill_flood};
+use crate::stats::SessionCounters;
 
 /// Depth of the queues between agent and plugin, in messages.
 pub(crate) const PORT_QUEUE: usize = 64;
+
+/// Where a port session connects.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+/// What a port plugin needs.
+#[derive(Debug)]
+pub(crate) struct PortSettings {
+    pub(crate) destination: Destination,
+    pub(crate) policy: DestinationConfig,
+    pub(crate) chunk_size: usize,
+    pub(crate) pacing: Duration,
+    pub(crate) counters: Arc<SessionCounters>,
+}
 
 /// What the agent hands to the plugin.
 #[derive(Debug)]
@@ -76,7 +97,7 @@ pub(crate) async fn pump_to_agent<R: AsyncRead + Unpin>(
     mut reader: R,
     output: mpsc::Sender<PortOutput>,
     chunk: usize,
-    pacing: std::time::Duration,
+    pacing: Duration,
 ) {
     use tokio::io::AsyncReadExt;
     let mut buffer = vec![0u8; chunk.max(1)];

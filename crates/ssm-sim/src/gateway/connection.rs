@@ -16,15 +16,15 @@ use tracing::debug;
 
 use super::faults::FaultInjector;
 use super::rate::RateMeter;
-use crate::agent::{AgentInput, ToClient};
 use crate::config::SimConfig;
+use crate::limits::FAR_FUTURE;
+use crate::messages::{AgentInput, ToClient};
 use crate::stats::SessionCounters;
 
 /// Frames queued from the agent to this socket.
 const TO_CLIENT_QUEUE: usize = 1024;
 /// Source of connection ids (0 means "none").
 static NEXT_CONNECTION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
 
 /// Why the relay stopped.
 #[derive(Debug)]

@@ -30,10 +30,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{Instrument, debug, debug_span, info};
 
 use crate::config::SimConfig;
+use crate::limits::MAX_WS_MESSAGE;
 use crate::registry::Registry;
 
-/// Largest WebSocket message the gateway accepts.
-pub const MAX_WS_MESSAGE: usize = 2 << 20;
 /// How long a client has to send OpenDataChannel.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Path prefix of data-channel sockets.
