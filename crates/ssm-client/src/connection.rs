@@ -270,7 +270,8 @@ impl Connection {
         }
         if self.timers.expire(Timer::Ping, now) {
             self.actions.push_back(Action::Ping);
-            self.timers.set(Timer::Ping, now + self.settings.ping_interval);
+            self.timers
+                .set(Timer::Ping, now + self.settings.ping_interval);
         }
         if self.timers.expire(Timer::Backoff, now)
             && let LinkState::Resuming { in_flight, .. } = &mut self.state
@@ -375,7 +376,8 @@ impl Connection {
     }
 
     fn start_socket_timers(&mut self, now: Instant) {
-        self.timers.set(Timer::Ping, now + self.settings.ping_interval);
+        self.timers
+            .set(Timer::Ping, now + self.settings.ping_interval);
         if self.reading {
             self.timers.set(Timer::Dead, now + self.settings.dead_after);
         }

@@ -215,7 +215,12 @@ impl Core {
         }
     }
 
-    fn read_basic(&mut self, key: u32, cx: &Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn read_basic(
+        &mut self,
+        key: u32,
+        cx: &Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         if self.basic.active != Some(key) {
             return Poll::Ready(Ok(0));
         }
