@@ -11,6 +11,11 @@
 //! fake acks, replays, reordering, pause/start, channel_closed), socket
 //! losses, timers and the application's stream operations. Application
 //! tasks are modelled by wakers that record whether they were woken.
+//!
+//! The driver's connection rules (pings, dead-socket detection, resume
+//! backoff, the terminate grace) are the client's own, carried out as its
+//! driver does: the gateway answers every ping, and every resume attempt
+//! succeeds.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use serde_json::json;
-use ssm_client::fuzzing::{Client, Limits, StreamRef, WRITER_QUEUE};
+use ssm_client::fuzzing::{Action, Client, Limits, StreamRef, WRITER_QUEUE};
 use ssm_client::{ClientConfig, EndReason, PortMode};
 use ssm_mux::frame::{Cmd, FrameHeader, MAX_PAYLOAD_LEN, UPD_PAYLOAD_LEN};
 use ssm_mux::{KeepAlive, ReadOutcome, Role, SessionError, StreamId};
@@ -36,8 +41,6 @@ use crate::seed::{Encode, Encoder};
 use crate::smux_session::FrameCmd;
 
 const UNIX_MS: u64 = 1_700_000_000_000;
-/// What the driver waits for the agent to acknowledge TerminateSession.
-const TERMINATE_GRACE: Duration = Duration::from_secs(1);
 /// Most bytes one `Write`/`AgentWrite`/`AgentBytes` adds.
 const MAX_OP_BYTES: usize = 1 << 16;
 /// Streams the application keeps handles to.
@@ -422,14 +425,15 @@ struct Harness {
     writer: VecDeque<Bytes>,
     to_client: VecDeque<Bytes>,
     driver_alive: bool,
-    /// The driver's timer, as its last step set it (pings and the
-    /// dead-socket check left out: nothing may depend on them).
+    /// The driver's timer, as its last step set it.
     driver_deadline: Option<Instant>,
+    /// The socket failed while the driver was not reading it: it notices
+    /// at its next step (the writer fails).
+    loss_unseen: bool,
     /// The driver does not read the socket (as its last step decided).
     input_held: bool,
     /// A stream operation notified the driver since its last step.
     notified: bool,
-    terminate_by: Option<Instant>,
     terminate_requested: bool,
     mode: Option<PortMode>,
     // The application.
@@ -486,9 +490,9 @@ impl Harness {
             to_client: VecDeque::new(),
             driver_alive: true,
             driver_deadline: None,
+            loss_unseen: false,
             input_held: false,
             notified: false,
-            terminate_by: None,
             terminate_requested: false,
             mode: None,
             attached: false,
@@ -515,32 +519,79 @@ impl Harness {
     // ===== the driver =====
 
     /// What the driver does after every event that wakes it: pump, hand
-    /// frames to the writer, stop when the session ended, finish a due
-    /// terminate; then it waits for a message (unless input is held), a
+    /// frames to the writer, carry out the client's actions, stop when the
+    /// session ended; then it waits for a message (unless input is held), a
     /// notification, writer room (if frames wait for it) or its timer.
     fn step(&mut self) {
         self.notified = false;
         if !self.driver_alive {
             return;
         }
-        self.pump();
-        self.input_held = self.client.input_held();
-        self.driver_deadline = [self.client.next_timeout(), self.terminate_by]
-            .into_iter()
-            .flatten()
-            .min();
+        if std::mem::take(&mut self.loss_unseen) {
+            self.client
+                .handle_socket_lost(self.now, "the socket writer failed");
+        }
+        // A resume makes the driver pump again at once (a bounded number
+        // of times: each needs a new resume attempt).
+        for _ in 0..4 {
+            self.pump();
+            self.input_held = self.client.input_held();
+            if !self.perform_actions() {
+                break;
+            }
+        }
+        self.driver_deadline = self.client.poll_timeout();
         if self.ended() {
             // `shut_down`: one more pump, hand over, close the socket.
             self.pump();
             self.driver_alive = false;
+        }
+    }
+
+    /// Carries out what the client asks for; true if a socket opened.
+    fn perform_actions(&mut self) -> bool {
+        let mut resumed = false;
+        while let Some(action) = self.client.poll_action() {
+            match action {
+                // The gateway answers (unless the driver does not read).
+                Action::Ping => {
+                    if self.link && !self.input_held {
+                        self.client.handle_received(self.now);
+                    }
+                }
+                Action::DropSocket => self.lose_socket(),
+                // ResumeSession and the new socket succeed at once.
+                Action::Resume => {
+                    self.client.handle_resumed(self.now);
+                    self.link = true;
+                    resumed = true;
+                }
+                // TerminateSession returns; the session is over.
+                Action::CallTerminate => self.client.end(EndReason::Terminated),
+            }
+        }
+        resumed
+    }
+
+    /// The socket is gone, with the frames in flight both ways.
+    fn lose_socket(&mut self) {
+        self.link = false;
+        self.writer.clear();
+        self.to_client.clear();
+    }
+
+    /// The driver resumes: time passes until the next attempt, which succeeds.
+    fn resume(&mut self) {
+        if self.link || !self.driver_alive {
             return;
         }
-        if let Some(deadline) = self.terminate_by
-            && (self.now >= deadline || self.client.session().channel().unacked() == 0)
-        {
-            self.client.end(EndReason::Terminated);
-            self.pump();
-            self.driver_alive = false;
+        if self.loss_unseen {
+            self.step();
+        }
+        if let Some(due) = self.client.resume_due() {
+            self.now = self.now.max(due);
+            self.client.handle_timeout(self.now);
+            self.step();
         }
     }
 
@@ -554,7 +605,7 @@ impl Harness {
     fn pump(&mut self) {
         let room = self.link.then(|| WRITER_QUEUE - self.writer.len());
         let before = self.pending.len();
-        self.client.pump(self.now, room, &mut self.pending);
+        self.client.poll_transmit(self.now, room, &mut self.pending);
         let paused = self.client.session().channel().is_paused();
         for frame in self.pending.iter().skip(before) {
             let message = self.check_client_frame(frame);
@@ -1201,12 +1252,7 @@ impl Harness {
             return;
         }
         self.terminate_requested = true;
-        let sent = self.client.send_terminate_flag(self.now);
-        self.terminate_by = Some(if sent && self.link {
-            self.now + TERMINATE_GRACE
-        } else {
-            self.now
-        });
+        self.client.handle_terminate(self.now);
         self.step();
     }
 
@@ -1281,11 +1327,7 @@ impl Harness {
         if !self.attached || !self.driver_alive {
             return;
         }
-        if !self.link {
-            self.client.handle_reconnect();
-            self.link = true;
-            self.step();
-        }
+        self.resume();
         // Always, behind whatever is still in flight: a pause_publication
         // on its way would otherwise pause the client after this check
         // (the service always follows a pause with a start).
@@ -1587,9 +1629,8 @@ impl Harness {
             Op::Exchange => self.exchange(),
             Op::SocketLost => {
                 if self.link {
-                    self.link = false;
-                    self.writer.clear();
-                    self.to_client.clear();
+                    self.lose_socket();
+                    self.loss_unseen = true;
                     // Seen at once while reading; else at the next step
                     // (the writer fails).
                     if !self.input_held {
@@ -1597,13 +1638,7 @@ impl Harness {
                     }
                 }
             }
-            Op::Resume => {
-                if !self.link && self.driver_alive {
-                    self.client.handle_reconnect();
-                    self.link = true;
-                    self.step();
-                }
-            }
+            Op::Resume => self.resume(),
             Op::Advance(ms) => self.now += Duration::from_millis(u64::from(ms)),
             Op::Timeout => self.timeout(),
             Op::Open => self.open(),

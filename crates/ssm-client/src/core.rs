@@ -1,49 +1,60 @@
-//! The session state shared by the driver task and the stream handles:
-//! the protocol core, the smux client (mux mode) or the single raw
-//! connection (basic mode), and the wakers of the tasks waiting on them.
+//! The session state shared by the driver task and the stream handles,
+//! sans-IO: the protocol core, the smux client (mux mode) or the single
+//! raw connection (basic mode), the connection rules ([`Connection`]) and
+//! the wakers of the tasks waiting on them.
+//!
+//! Driven like quinn-proto's `Connection`: `handle_*` inputs with the
+//! current instant, `poll_*` outputs ([`Core::poll_transmit`],
+//! [`Core::poll_action`], [`Core::poll_timeout`]), and the stream
+//! operations of [`crate::Stream`] and `Session::open_stream` (in
+//! `streams`). No clock is read; no runtime is needed.
 
 use std::collections::{HashMap, VecDeque};
-use std::task::{Poll, Waker};
+use std::task::Waker;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use ssm_mux::{Event as MuxEvent, StreamId};
 use ssm_proto::message::MAX_PAYLOAD_SIZE;
 use ssm_proto::payload::Flag;
 use ssm_proto::session::{ClientSession, SessionEvent, SessionInfo};
 use ssm_proto::version::{PortMode, agent_honours_terminate_flag};
+use ssm_proto::{ClientMessage, DecodeError, ReceiveError};
 use tracing::{debug, info, warn};
 
-use crate::config::ReceiveCaps;
+use crate::config::{ClientConfig, ReceiveCaps};
+use crate::connection::Connection;
+pub(crate) use crate::connection::{Action, LinkState};
 use crate::error::{EndReason, Error};
-use crate::stream::StreamHandle;
+use crate::stats::{LinkStatus, SessionStats};
 
-/// Upload bytes pulled from smux ahead of the window, in chunks.
-const UPLOAD_LOOKAHEAD_CHUNKS: usize = 8;
+mod pump;
+mod streams;
+
+pub(crate) use streams::StreamHandle;
 
 /// Per-stream bookkeeping.
 #[derive(Debug, Default)]
-pub(crate) struct StreamSlot {
-    pub(crate) read_waker: Option<Waker>,
-    pub(crate) write_waker: Option<Waker>,
+struct StreamSlot {
+    read_waker: Option<Waker>,
+    write_waker: Option<Waker>,
     /// Whether any byte (or FIN) arrived; ConnectToPortError is
     /// attributed to the newest stream that has heard nothing yet.
-    pub(crate) heard_back: bool,
-    pub(crate) error: Option<Error>,
-    pub(crate) order: u64,
+    heard_back: bool,
+    error: Option<Error>,
+    order: u64,
 }
 
 /// Basic mode: one raw connection at a time.
 #[derive(Debug, Default)]
-pub(crate) struct BasicState {
+struct BasicState {
     /// Key of the stream that owns the connection.
-    pub(crate) active: Option<u32>,
+    active: Option<u32>,
     /// Bytes received for the active stream, not yet read.
-    pub(crate) inbox: VecDeque<Bytes>,
-    pub(crate) inbox_bytes: usize,
+    inbox: VecDeque<Bytes>,
+    inbox_bytes: usize,
     /// Tasks waiting to open a stream (one waker per task).
-    pub(crate) openers: VecDeque<Waker>,
-    pub(crate) next_key: u32,
+    openers: VecDeque<Waker>,
+    next_key: u32,
 }
 
 /// Where the session stands.
@@ -60,25 +71,30 @@ pub(crate) enum Status {
 /// Everything behind the session's mutex.
 #[derive(Debug)]
 pub(crate) struct Core {
-    pub(crate) session: ClientSession,
-    pub(crate) status: Status,
-    pub(crate) mux: Option<ssm_mux::Session>,
+    session: ClientSession,
+    status: Status,
+    mux: Option<ssm_mux::Session>,
     mux_backlog: Option<Bytes>,
     upload: BytesMut,
-    pub(crate) streams: HashMap<u32, StreamSlot>,
-    pub(crate) basic: BasicState,
-    pub(crate) chunk_size: usize,
-    pub(crate) receive_caps: ReceiveCaps,
+    streams: HashMap<u32, StreamSlot>,
+    basic: BasicState,
+    chunk_size: usize,
+    receive_caps: ReceiveCaps,
     next_order: u64,
-    pub(crate) reconnects: u64,
-    pub(crate) status_changed: bool,
+    status_changed: bool,
+    link: Connection,
 }
 
 impl Core {
+    /// A session whose first socket opened at `now`, waiting for the
+    /// handshake. `receive_caps` are usually `config.receive_caps()`;
+    /// `link_seed` drives the resume backoff jitter.
     pub(crate) fn new(
         session: ClientSession,
-        chunk_size: usize,
+        config: &ClientConfig,
         receive_caps: ReceiveCaps,
+        now: Instant,
+        link_seed: u64,
     ) -> Self {
         Self {
             session,
@@ -88,13 +104,15 @@ impl Core {
             upload: BytesMut::new(),
             streams: HashMap::new(),
             basic: BasicState::default(),
-            chunk_size: chunk_size.clamp(1, MAX_PAYLOAD_SIZE),
+            chunk_size: config.chunk_size.clamp(1, MAX_PAYLOAD_SIZE),
             receive_caps,
             next_order: 0,
-            reconnects: 0,
             status_changed: false,
+            link: Connection::new(config, now, link_seed),
         }
     }
+
+    // ===== getters =====
 
     /// The port mode, once the handshake is done.
     pub(crate) fn mode(&self) -> Option<PortMode> {
@@ -104,21 +122,147 @@ impl Core {
         }
     }
 
-    /// Moves data between the protocol core, smux and the stream buffers,
-    /// and wakes whoever can now make progress. Call after every input.
-    pub(crate) fn pump(&mut self, now: Instant) {
-        self.drain_session_events(now);
-        match self.mode() {
-            Some(PortMode::Mux { .. }) => {
-                self.feed_mux(now);
-                self.drain_mux_events();
-                self.upload_mux(now);
-                self.drain_mux_events();
-            }
-            Some(PortMode::Basic | PortMode::StandardStream) => self.pump_basic(now),
-            None => {}
+    /// The handshake result, once ready (and not ended).
+    pub(crate) fn info(&self) -> Option<&SessionInfo> {
+        match &self.status {
+            Status::Ready(info) => Some(info),
+            _ => None,
         }
     }
+
+    pub(crate) fn ended(&self) -> Option<&EndReason> {
+        match &self.status {
+            Status::Ended(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Local readers are behind (the delivery queue is full): the driver
+    /// stops reading the socket.
+    pub(crate) fn input_held(&self) -> bool {
+        self.session.channel().is_delivery_full()
+    }
+
+    /// Received bytes that local streams have not read yet.
+    pub(crate) fn unread_bytes(&self) -> usize {
+        let in_mux = self.mux.as_ref().map_or(0, |mux| mux.stats().unread_bytes);
+        in_mux + self.basic.inbox_bytes
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn stats(&self) -> SessionStats {
+        let channel = self.session.channel();
+        let stats = channel.stats();
+        SessionStats {
+            messages_sent: stats.messages_sent,
+            bytes_sent: stats.bytes_sent,
+            messages_received: stats.messages_received,
+            bytes_received: stats.bytes_received,
+            retransmits: stats.retransmits,
+            duplicates_received: stats.duplicates_received,
+            refused: stats.refused,
+            invalid_frames: stats.invalid_frames,
+            unread_bytes: self.unread_bytes(),
+            rtt: stats.srtt,
+            unacked: stats.unacked,
+            reconnects: self.link.reconnects(),
+            open_streams: self.streams.len(),
+            paused: channel.is_paused(),
+        }
+    }
+
+    /// The new status, once after every change.
+    pub(crate) fn take_status_change(&mut self) -> Option<Status> {
+        std::mem::take(&mut self.status_changed).then(|| self.status.clone())
+    }
+
+    /// The new link status, once after every change.
+    pub(crate) fn take_link_change(&mut self) -> Option<LinkStatus> {
+        self.link.take_status_change().then(|| LinkStatus {
+            connected: self.link.has_socket(),
+            reconnects: self.link.reconnects(),
+            last_loss: self.link.last_loss().to_owned(),
+        })
+    }
+
+    // ===== inputs =====
+
+    /// A binary message from the socket, decoded (and digest-checked) by
+    /// [`ClientMessage::decode`] before the lock was taken.
+    ///
+    /// # Errors
+    /// The frame was dropped (the driver logs this and carries on).
+    pub(crate) fn handle_frame(
+        &mut self,
+        now: Instant,
+        decoded: Result<ClientMessage, DecodeError>,
+    ) -> Result<(), ReceiveError> {
+        self.link.handle_received(now);
+        self.session.handle_decoded(now, decoded)
+    }
+
+    /// Anything else (a pong, a text message) arrived on the socket.
+    pub(crate) fn handle_received(&mut self, now: Instant) {
+        self.link.handle_received(now);
+    }
+
+    /// The socket failed or closed; `reason` goes to the link status.
+    pub(crate) fn handle_socket_lost(&mut self, now: Instant, reason: String) {
+        self.link.handle_socket_lost(now, reason);
+    }
+
+    /// Runs the timers due at `now`: protocol and smux timers while a
+    /// socket is open, and the connection rules.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.link.has_socket() {
+            self.session.handle_timeout(now);
+            if let Some(mux) = &mut self.mux {
+                mux.handle_timeout(now);
+            }
+        }
+        self.link.handle_timeout(now);
+    }
+
+    /// [`Action::Resume`] succeeded: a new socket replaced the lost one.
+    pub(crate) fn handle_resumed(&mut self, now: Instant) {
+        if matches!(self.link.state(), LinkState::Resuming { .. }) {
+            self.session.handle_reconnect();
+            self.link.handle_resumed(now);
+        }
+    }
+
+    /// [`Action::Resume`] failed; `transient` when retrying may help. True
+    /// when the rules give up: the caller ends the session.
+    pub(crate) fn handle_resume_failed(&mut self, now: Instant, transient: bool) -> bool {
+        self.link.handle_resume_failed(now, transient)
+    }
+
+    /// Terminate was asked for: queues the TerminateSession flag (when the
+    /// agent honours it) and gives the agent a moment to acknowledge it,
+    /// then [`Action::CallTerminate`].
+    pub(crate) fn handle_terminate(&mut self, now: Instant) {
+        if matches!(self.link.state(), LinkState::Terminating { .. }) {
+            return;
+        }
+        let honours = self
+            .info()
+            .is_some_and(|info| agent_honours_terminate_flag(&info.agent_version));
+        let sent = honours && self.session.send_flag(now, Flag::TerminateSession).is_ok();
+        self.link.handle_terminate(now, sent);
+    }
+
+    /// Ends the session (first reason wins) and wakes everyone.
+    pub(crate) fn end(&mut self, reason: EndReason) {
+        if matches!(self.status, Status::Ended(_)) {
+            return;
+        }
+        info!(%reason, "session ended");
+        self.status = Status::Ended(reason);
+        self.status_changed = true;
+        self.wake_all();
+    }
+
+    // ===== outputs =====
 
     /// The driver's pump: [`Self::pump`], then frames to send into
     /// `pending` until it holds one more than the writer has room for
@@ -129,7 +273,7 @@ impl Core {
     /// when the service only sent one resend per second. Twice:
     /// data held back while queued messages waited (see `upload_mux`) can
     /// go once those are handed to the writer.
-    pub(crate) fn pump_transmit(
+    pub(crate) fn poll_transmit(
         &mut self,
         now: Instant,
         writer_room: Option<usize>,
@@ -145,39 +289,26 @@ impl Core {
                 pending.push_back(frame);
             }
         }
-    }
-
-    /// Local readers are behind (the delivery queue is full): the driver
-    /// stops reading the socket.
-    pub(crate) fn input_held(&self) -> bool {
-        self.session.channel().is_delivery_full()
-    }
-
-    /// A new socket replaced a lost one.
-    pub(crate) fn handle_reconnect(&mut self) {
-        self.session.handle_reconnect();
-        self.reconnects += 1;
-    }
-
-    /// Queues the TerminateSession flag if the agent honours it; true if queued.
-    pub(crate) fn send_terminate_flag(&mut self, now: Instant) -> bool {
-        let honours = match &self.status {
-            Status::Ready(info) => agent_honours_terminate_flag(&info.agent_version),
-            _ => false,
-        };
-        honours && self.session.send_flag(now, Flag::TerminateSession).is_ok()
-    }
-
-    /// Runs protocol and smux timers.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        self.session.handle_timeout(now);
-        if let Some(mux) = &mut self.mux {
-            mux.handle_timeout(now);
+        self.link.handle_reading(now, !self.input_held());
+        if self.session.channel().unacked() == 0 {
+            self.link.handle_all_acked();
         }
     }
 
-    /// The earliest timer.
-    pub(crate) fn next_timeout(&mut self) -> Option<Instant> {
+    /// What the driver must do next.
+    #[must_use]
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+        self.link.poll_action()
+    }
+
+    /// The earliest timer: the connection rules', and while a socket is
+    /// open the protocol core's, smux's and a partial chunk's.
+    #[must_use]
+    pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
+        let link = self.link.poll_timeout();
+        if !self.link.has_socket() {
+            return link;
+        }
         let mux = self.mux.as_ref().and_then(ssm_mux::Session::poll_timeout);
         // A partial chunk waits for the next pacing slot (see `upload_mux`).
         let partial = if self.upload.is_empty() {
@@ -185,41 +316,13 @@ impl Core {
         } else {
             self.session.channel_mut().next_data_slot()
         };
-        [self.session.poll_timeout(), mux, partial]
+        [self.session.poll_timeout(), mux, partial, link]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// Received bytes that local streams have not read yet.
-    pub(crate) fn unread_bytes(&self) -> usize {
-        let in_mux = self.mux.as_ref().map_or(0, |mux| mux.stats().unread_bytes);
-        in_mux + self.basic.inbox_bytes
-    }
-
-    /// Bytes of an Output message smux has not consumed yet.
-    #[cfg(feature = "fuzzing")]
-    pub(crate) fn mux_backlog_len(&self) -> usize {
-        self.mux_backlog.as_ref().map_or(0, Bytes::len)
-    }
-
-    /// Ends the session (first reason wins) and wakes everyone.
-    pub(crate) fn end(&mut self, reason: EndReason) {
-        if matches!(self.status, Status::Ended(_)) {
-            return;
-        }
-        info!(%reason, "session ended");
-        self.status = Status::Ended(reason);
-        self.status_changed = true;
-        self.wake_all();
-    }
-
-    pub(crate) fn ended(&self) -> Option<&EndReason> {
-        match &self.status {
-            Status::Ended(reason) => Some(reason),
-            _ => None,
-        }
-    }
+    // ===== session events =====
 
     fn wake_all(&mut self) {
         for slot in self.streams.values_mut() {
@@ -282,197 +385,62 @@ impl Core {
             wake(&mut slot.write_waker);
         }
     }
+}
 
-    /// Registers a new stream handle.
-    pub(crate) fn add_stream(&mut self, key: u32) {
-        self.next_order += 1;
-        let slot = StreamSlot {
-            order: self.next_order,
-            ..StreamSlot::default()
-        };
-        self.streams.insert(key, slot);
+/// What the `client_driver` fuzz target inspects.
+#[cfg(feature = "fuzzing")]
+impl Core {
+    /// The protocol core.
+    pub(crate) fn session(&self) -> &ClientSession {
+        &self.session
     }
 
-    // ===== mux =====
-
-    fn feed_mux(&mut self, now: Instant) {
-        let Some(mux) = self.mux.as_mut() else { return };
-        loop {
-            let bytes = match self.mux_backlog.take() {
-                Some(bytes) => bytes,
-                None => match self.session.poll_output(now) {
-                    Some(bytes) => bytes,
-                    None => return,
-                },
-            };
-            match mux.handle_input(&bytes) {
-                Ok(used) if used < bytes.len() => {
-                    self.mux_backlog = Some(bytes.slice(used..));
-                    return;
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    warn!(%error, "smux session failed");
-                    return;
-                }
-            }
-        }
+    /// Where the link stands.
+    pub(crate) fn link_state(&self) -> LinkState {
+        self.link.state()
     }
 
-    fn drain_mux_events(&mut self) {
-        let Some(mux) = self.mux.as_mut() else { return };
-        let mut dead = None;
-        while let Some(event) = mux.poll_event() {
-            match event {
-                MuxEvent::StreamReadable(sid) => {
-                    if let Some(slot) = self.streams.get_mut(&sid.0) {
-                        slot.heard_back = true;
-                        wake(&mut slot.read_waker);
-                    }
-                }
-                MuxEvent::StreamWritable(sid) => {
-                    if let Some(slot) = self.streams.get_mut(&sid.0) {
-                        wake(&mut slot.write_waker);
-                    }
-                }
-                MuxEvent::IncomingStream => {
-                    while let Some(sid) = mux.accept() {
-                        debug!(sid = sid.0, "refusing stream opened by the agent");
-                        let _ = mux.close(sid);
-                    }
-                }
-                MuxEvent::InputUnblocked => {}
-                MuxEvent::SessionDead(error) => dead = Some(error),
-                _ => {}
-            }
-        }
-        if let Some(error) = dead {
-            self.end(EndReason::Failed(Error::SessionEnded(format!(
-                "smux session failed: {error}"
-            ))));
+    /// The receive caps in force.
+    pub(crate) fn receive_caps(&self) -> ReceiveCaps {
+        self.receive_caps
+    }
+
+    /// Unread bytes in the smux session (all streams).
+    pub(crate) fn mux_unread(&self) -> usize {
+        self.mux.as_ref().map_or(0, |mux| mux.stats().unread_bytes)
+    }
+
+    /// Bytes of an Output message smux has not consumed yet.
+    pub(crate) fn mux_backlog_len(&self) -> usize {
+        self.mux_backlog.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// Unread bytes of the basic-mode connection.
+    pub(crate) fn basic_inbox_bytes(&self) -> usize {
+        self.basic.inbox_bytes
+    }
+
+    /// The stream holding the basic-mode connection.
+    pub(crate) fn basic_active(&self) -> Option<u32> {
+        self.basic.active
+    }
+
+    /// Received bytes of one stream not read yet.
+    pub(crate) fn stream_unread(&self, key: u32) -> usize {
+        match &self.mux {
+            Some(mux) => mux.unread(ssm_mux::StreamId(key)),
+            None if self.basic.active == Some(key) => self.basic.inbox_bytes,
+            None => 0,
         }
     }
 
-    fn upload_mux(&mut self, now: Instant) {
-        let Some(mux) = self.mux.as_mut() else { return };
-        while self.session.channel().send_capacity() > 0 {
-            while self.upload.len() < self.chunk_size * UPLOAD_LOOKAHEAD_CHUNKS {
-                let Some(frame) = mux.poll_transmit() else {
-                    break;
-                };
-                self.upload.extend_from_slice(&frame);
-            }
-            if self.upload.is_empty() {
-                return;
-            }
-            // A full chunk is queued at once; a partial one only when it
-            // would go out now. Otherwise it waits and fills up (a burst of
-            // new streams becomes a few full messages, not hundreds of tiny
-            // ones queued behind the pacer).
-            if self.upload.len() < self.chunk_size
-                && !self.session.channel_mut().can_send_data_now(now)
-            {
-                return;
-            }
-            let take = self.chunk_size.min(self.upload.len());
-            let chunk = self.upload.split_to(take).freeze();
-            if let Err(error) = self.session.send_output(now, chunk) {
-                warn!(%error, "could not queue output");
-                return;
-            }
-        }
-    }
-
-    /// Opens a stream: at once in mux mode; in basic mode when the
-    /// connection is free, else `waker` is queued for the next release.
-    pub(crate) fn poll_open_stream(&mut self, waker: &Waker) -> Poll<Result<StreamHandle, Error>> {
-        if let Some(reason) = self.ended() {
-            return Poll::Ready(Err(reason.to_error()));
-        }
-        match self.mode() {
-            Some(PortMode::Mux { .. }) => {
-                Poll::Ready(self.open_mux_stream().map(StreamHandle::mux))
-            }
-            Some(_) if self.basic.active.is_none() => {
-                self.basic.next_key = self.basic.next_key.wrapping_add(1);
-                let key = self.basic.next_key;
-                self.basic.active = Some(key);
-                self.add_stream(key);
-                Poll::Ready(Ok(StreamHandle::basic(key)))
-            }
-            _ => {
-                if !self.basic.openers.iter().any(|w| w.will_wake(waker)) {
-                    self.basic.openers.push_back(waker.clone());
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    /// Opens an smux stream.
-    fn open_mux_stream(&mut self) -> Result<StreamId, Error> {
-        let mux = self
-            .mux
-            .as_mut()
-            .ok_or_else(|| Error::SessionEnded("not in mux mode".into()))?;
-        let sid = mux.open().map_err(|e| Error::SessionEnded(e.to_string()))?;
-        self.add_stream(sid.0);
-        Ok(sid)
-    }
-
-    // ===== basic =====
-
-    fn pump_basic(&mut self, now: Instant) {
-        if self.basic.active.is_none() {
-            return;
-        }
-        let mut woke = false;
-        while self.basic.inbox_bytes < self.receive_caps.stream {
-            let Some(bytes) = self.session.poll_output(now) else {
-                break;
-            };
-            if bytes.is_empty() {
-                // A reader would take an empty chunk for EOF.
-                continue;
-            }
-            self.basic.inbox_bytes += bytes.len();
-            self.basic.inbox.push_back(bytes);
-            woke = true;
-        }
-        if let Some(slot) = self.basic.active.and_then(|key| self.streams.get_mut(&key)) {
-            if woke {
-                slot.heard_back = true;
-                wake(&mut slot.read_waker);
-            }
-            if self.session.channel().send_capacity() > 0 {
-                wake(&mut slot.write_waker);
-            }
-        }
-    }
-
-    /// Releases the basic-mode connection held by `key`, telling the agent.
-    pub(crate) fn release_basic(&mut self, key: u32, now: Instant) {
-        if self.basic.active != Some(key) {
-            return;
-        }
-        self.basic.active = None;
-        self.basic.inbox.clear();
-        self.basic.inbox_bytes = 0;
-        if matches!(self.mode(), Some(PortMode::Basic))
-            && let Err(error) = self.session.send_flag(now, Flag::DisconnectToPort)
-        {
-            debug!(%error, "could not send DisconnectToPort");
-        }
-        // Every waiting opener: one of them gets the connection, the rest
-        // wait again. Waking only the first lost the connection to a task
-        // that had stopped waiting (a dropped or already woken future).
-        for opener in self.basic.openers.drain(..) {
-            opener.wake();
-        }
+    /// The deadline of one connection timer.
+    pub(crate) fn link_timer(&self, timer: crate::connection::Timer) -> Option<Instant> {
+        self.link.timer(timer)
     }
 }
 
-pub(crate) fn wake(waker: &mut Option<Waker>) {
+fn wake(waker: &mut Option<Waker>) {
     if let Some(waker) = waker.take() {
         waker.wake();
     }

@@ -1,50 +1,61 @@
-//! The one task per session that owns the socket and the timers and
-//! drives the shared core (the quinn `ConnectionDriver` pattern).
+//! The one task per session that owns the socket and carries out what
+//! the shared core asks for (the quinn `ConnectionDriver` pattern).
 //!
-//! It reads frames into the protocol core, pumps data between the core
-//! and the streams, hands frames to the writer task, pings the gateway,
-//! detects dead sockets, resumes after any socket loss (ResumeSession and
-//! a new OpenDataChannel on the same URL, sequence state kept) with
-//! capped exponential backoff for as long as the session exists, and
-//! carries out terminate.
+//! A plain select loop: it feeds the core what happens (frames and other
+//! socket traffic, socket loss, stream notifications, commands, timers,
+//! resume outcomes), hands the core's frames to the writer task and
+//! performs the core's [`Action`]s: pings, dropping a dead socket,
+//! ResumeSession plus a new OpenDataChannel on the same URL (sequence
+//! state kept), and the TerminateSession call. When to do any of these is
+//! decided by the core's connection rules, in virtual time.
 
 use std::collections::VecDeque;
+use std::future::{Future, pending};
 use std::ops::ControlFlow;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use ssm_proto::ClientMessage;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
-use crate::api::SessionApi;
+use crate::api::{ApiError, SessionApi};
 use crate::config::ClientConfig;
-use crate::core::Status;
+use crate::core::Action;
 use crate::error::{EndReason, Error};
 use crate::inner::{Command, Inner};
 use crate::link::{Link, WsOut};
+use crate::transport::WsStream;
 
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
 
+/// A ResumeSession call and the socket opened with its token; `Ok(None)`
+/// when the service says the session is over.
+type ResumeFuture = Pin<Box<dyn Future<Output = Result<Option<Link>, ApiError>> + Send>>;
+
+type SocketMessage = Option<Result<Message, tokio_tungstenite::tungstenite::Error>>;
+
 pub(crate) struct Driver {
-    pub(crate) inner: Arc<Inner>,
-    pub(crate) api: Arc<dyn SessionApi>,
-    pub(crate) config: ClientConfig,
-    pub(crate) stream_url: String,
-    pub(crate) client_id: String,
-    pub(crate) commands: mpsc::UnboundedReceiver<Command>,
-    pub(crate) link: Option<Link>,
+    inner: Arc<Inner>,
+    api: Arc<dyn SessionApi>,
+    config: ClientConfig,
+    stream_url: String,
+    client_id: String,
+    commands: mpsc::UnboundedReceiver<Command>,
+    link: Option<Link>,
     pending: VecDeque<Bytes>,
-    terminate_by: Option<Instant>,
+    /// The resume attempt under way ([`Action::Resume`]).
+    resume: Option<ResumeFuture>,
     /// Local readers are behind (the delivery queue is full): the socket
     /// is not read, so the service's messages wait in TCP instead of being
     /// read and refused (each refused message costs the agent a 100 ms
     /// resend tick).
     input_held: bool,
-    /// Why the current socket is being given up (for [`LinkStatus`]).
-    loss: Option<String>,
     waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -67,9 +78,8 @@ impl Driver {
             commands,
             link: Some(link),
             pending: VecDeque::new(),
-            terminate_by: None,
+            resume: None,
             input_held: false,
-            loss: None,
             waiters: Vec::new(),
         }
     }
@@ -80,52 +90,52 @@ impl Driver {
     }
 
     async fn step(&mut self) -> ControlFlow<()> {
-        let timeout = self.pump(Instant::now());
-        if self.is_ended() {
+        let now = Instant::now();
+        let (timeout, actions) = self.poll(now);
+        for action in actions {
+            self.perform(action).await?;
+        }
+        if self.inner.lock().ended().is_some() {
             return ControlFlow::Break(());
         }
         self.hand_to_writer();
-        if self.terminate_due() {
-            self.finish_terminate().await;
-            return ControlFlow::Break(());
-        }
-        if self.link.as_ref().is_none_or(Link::writer_gone) {
-            self.link = None;
-            self.publish_loss();
-            return self.reconnect().await;
+        if self.link.as_ref().is_some_and(Link::writer_gone) {
+            let reason = "the socket writer failed".to_owned();
+            self.inner.lock().handle_socket_lost(now, reason);
+            return ControlFlow::Continue(());
         }
         self.wait(timeout).await;
         ControlFlow::Continue(())
     }
 
-    /// Pumps the core and collects frames to send; returns the core's next timer.
-    fn pump(&mut self, now: Instant) -> Option<Instant> {
+    /// Pumps the core and collects frames to send; returns the core's
+    /// next timer and the actions it asks for.
+    fn poll(&mut self, now: Instant) -> (Option<Instant>, Vec<Action>) {
         let mut core = self.inner.lock();
         let room = self.link.as_ref().map(|link| link.writer.capacity());
-        core.pump_transmit(now, room, &mut self.pending);
-        let held = core.input_held();
-        if held != self.input_held {
-            debug!(held, "local readers behind; socket reads paused or resumed");
-            self.input_held = held;
-        }
+        core.poll_transmit(now, room, &mut self.pending);
+        self.input_held = core.input_held();
+        let actions = std::iter::from_fn(|| core.poll_action()).collect();
         self.inner.publish(&mut core);
-        core.next_timeout()
+        (core.poll_timeout(), actions)
     }
 
-    /// Tells watchers the socket is gone.
-    fn publish_loss(&mut self) {
-        let reason = self
-            .loss
-            .take()
-            .unwrap_or_else(|| "the socket writer failed".to_owned());
-        self.inner.link.send_modify(|link| {
-            link.connected = false;
-            link.last_loss = reason;
-        });
-    }
-
-    fn is_ended(&self) -> bool {
-        matches!(*self.inner.status.borrow(), Status::Ended(_))
+    async fn perform(&mut self, action: Action) -> ControlFlow<()> {
+        match action {
+            Action::Ping => {
+                if let Some(link) = &self.link {
+                    let _ = link.writer.try_send(WsOut::Ping);
+                }
+            }
+            Action::DropSocket => self.link = None,
+            Action::Resume => self.resume = Some(self.resume_future()),
+            Action::CallTerminate => {
+                self.resume = None;
+                self.finish_terminate().await;
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
     }
 
     fn hand_to_writer(&mut self) {
@@ -143,52 +153,36 @@ impl Driver {
     }
 
     async fn wait(&mut self, core_timeout: Option<Instant>) {
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        if self.input_held {
-            // Silence is our own doing while we do not read.
-            link.last_received = Instant::now();
-        }
-        let reading = !self.input_held;
-        let deadline = [
-            core_timeout,
-            Some(link.next_ping),
-            Some(link.dead_at(self.config.dead_after)),
-            self.terminate_by,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
-        let writer = link.writer.clone();
-        let has_pending = !self.pending.is_empty();
+        let deadline = core_timeout.unwrap_or_else(|| Instant::now() + FAR_FUTURE);
+        let reading = self.link.is_some() && !self.input_held;
+        let writer = self.link.as_ref().map(|link| link.writer.clone());
+        let reader = self.link.as_mut().map(|link| &mut link.reader);
+        let has_pending = writer.is_some() && !self.pending.is_empty();
+        let resuming = self.resume.is_some();
         tokio::select! {
-            message = link.reader.next(), if reading => self.on_message(message),
+            message = next_message(reader), if reading => self.on_message(message),
             () = self.inner.notify.notified() => {}
             command = self.commands.recv() => self.on_command(command),
-            permit = writer.reserve(), if has_pending => {
+            permit = reserve(writer.as_ref()), if has_pending => {
                 if let (Ok(permit), Some(frame)) = (permit, self.pending.pop_front()) {
                     permit.send(WsOut::Frame(frame));
                 }
             }
-            () = tokio::time::sleep_until(deadline.into()) => self.on_timer(Instant::now()),
+            outcome = resume_outcome(&mut self.resume), if resuming => self.on_resume(outcome),
+            () = tokio::time::sleep_until(deadline.into()) => {
+                self.inner.lock().handle_timeout(Instant::now());
+            }
         }
     }
 
-    fn on_message(
-        &mut self,
-        message: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) {
+    fn on_message(&mut self, message: SocketMessage) {
         let now = Instant::now();
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        link.last_received = now;
         match message {
             Some(Ok(Message::Binary(frame))) => {
-                let mut core = self.inner.lock();
-                if let Err(error) = core.session.handle_frame(now, &frame) {
+                // Decoding (and the digest check) needs no lock.
+                let decoded = ClientMessage::decode(&frame);
+                let result = self.inner.lock().handle_frame(now, decoded);
+                if let Err(error) = result {
                     debug!(%error, "dropped a frame from the service");
                 }
             }
@@ -197,76 +191,74 @@ impl Driver {
                     (u16::from(f.code), f.reason.to_string())
                 });
                 info!(code, %reason, "service closed the data channel; resuming");
-                self.loss = Some(match reason.as_str() {
+                let loss = match reason.as_str() {
                     "" => format!("closed by the service ({code})"),
                     text => format!("closed by the service ({code} {text})"),
-                });
-                self.link = None;
+                };
+                self.inner.lock().handle_socket_lost(now, loss);
             }
-            Some(Ok(_)) => {}
+            Some(Ok(_)) => self.inner.lock().handle_received(now),
             Some(Err(error)) => {
                 warn!(%error, "data channel socket failed; resuming");
-                self.loss = Some(format!("socket error: {error}"));
-                self.link = None;
+                let loss = format!("socket error: {error}");
+                self.inner.lock().handle_socket_lost(now, loss);
             }
             None => {
                 info!("data channel socket closed; resuming");
-                self.loss = Some("the socket closed".to_owned());
-                self.link = None;
+                let loss = "the socket closed".to_owned();
+                self.inner.lock().handle_socket_lost(now, loss);
             }
-        }
-    }
-
-    fn on_timer(&mut self, now: Instant) {
-        self.inner.lock().handle_timeout(now);
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        if now >= link.dead_at(self.config.dead_after) {
-            warn!(silent_for = ?self.config.dead_after, "no traffic from the service; reconnecting");
-            self.loss = Some(format!("nothing received for {:?}", self.config.dead_after));
-            self.link = None;
-            return;
-        }
-        if now >= link.next_ping {
-            let _ = link.writer.try_send(WsOut::Ping);
-            link.next_ping = now + self.config.ping_interval;
         }
     }
 
     fn on_command(&mut self, command: Option<Command>) {
         match command {
-            Some(Command::Terminate(reply)) => {
-                self.waiters.push(reply);
-                self.begin_terminate();
-            }
-            Some(Command::Released) | None => {
-                debug!("all handles dropped; terminating");
-                self.begin_terminate();
-            }
+            Some(Command::Terminate(reply)) => self.waiters.push(reply),
+            Some(Command::Released) | None => debug!("all handles dropped; terminating"),
         }
+        self.inner.lock().handle_terminate(Instant::now());
     }
 
-    /// Sends the TerminateSession flag (when the agent honours it) and
-    /// gives the agent a moment to acknowledge it.
-    fn begin_terminate(&mut self) {
-        if self.terminate_by.is_some() {
-            return;
-        }
+    /// One ResumeSession call and a new socket with its token.
+    fn resume_future(&self) -> ResumeFuture {
+        let api = self.api.clone();
+        let session_id = self.inner.session_id.clone();
+        let url = self.stream_url.clone();
+        let client_id = self.client_id.clone();
+        let config = self.config.clone();
+        Box::pin(async move {
+            let Some(token) = api.resume_session(session_id).await? else {
+                return Ok(None);
+            };
+            match Link::open(&url, &token, &client_id, &config).await {
+                Ok(link) => Ok(Some(link)),
+                Err(error) => Err(ApiError::Transient(error.to_string())),
+            }
+        })
+    }
+
+    fn on_resume(&mut self, outcome: Result<Option<Link>, ApiError>) {
+        self.resume = None;
         let now = Instant::now();
-        let sent = self.inner.lock().send_terminate_flag(now);
-        self.terminate_by = Some(if sent && self.link.is_some() {
-            now + self.config.terminate_grace
-        } else {
-            now
-        });
-    }
-
-    fn terminate_due(&self) -> bool {
-        let Some(deadline) = self.terminate_by else {
-            return false;
-        };
-        Instant::now() >= deadline || self.inner.lock().session.channel().unacked() == 0
+        let mut core = self.inner.lock();
+        match outcome {
+            Ok(Some(link)) => {
+                self.link = Some(link);
+                core.handle_resumed(now);
+            }
+            Ok(None) => core.end(EndReason::Expired),
+            Err(error) if error.is_transient() => {
+                debug!(%error, "resume failed; retrying");
+                core.handle_resume_failed(now, true);
+            }
+            Err(error) => {
+                warn!(%error, "resume refused");
+                if core.handle_resume_failed(now, false) {
+                    core.end(EndReason::Failed(Error::Api(error)));
+                }
+            }
+        }
+        self.inner.publish(&mut core);
     }
 
     async fn finish_terminate(&mut self) {
@@ -277,84 +269,18 @@ impl Driver {
         {
             warn!(%error, "TerminateSession call failed");
         }
-        let mut core = self.inner.lock();
-        core.end(EndReason::Terminated);
-        self.inner.publish(&mut core);
+        self.end(EndReason::Terminated);
     }
 
-    /// Resumes after a lost socket; breaks when the session is over.
-    async fn reconnect(&mut self) -> ControlFlow<()> {
-        let mut attempt = 0u32;
-        let mut refusals = 0u32;
-        loop {
-            let delay = backoff(&self.config, attempt);
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                command = self.commands.recv() => {
-                    self.on_command(command);
-                    self.finish_terminate().await;
-                    return ControlFlow::Break(());
-                }
-            }
-            self.pump(Instant::now());
-            if self.is_ended() {
-                return ControlFlow::Break(());
-            }
-            match self.try_resume().await {
-                Ok(true) => return ControlFlow::Continue(()),
-                Ok(false) => return ControlFlow::Break(()),
-                Err(error) if error.is_transient() => {
-                    debug!(%error, attempt, "resume failed; retrying")
-                }
-                Err(error) => {
-                    refusals += 1;
-                    warn!(%error, refusals, "resume refused");
-                    if refusals >= self.config.max_resume_failures {
-                        self.end(EndReason::Failed(Error::Api(error)));
-                        return ControlFlow::Break(());
-                    }
-                }
-            }
-            attempt = attempt.saturating_add(1);
-        }
-    }
-
-    /// One ResumeSession + reconnect. Ok(false) when the session is over.
-    async fn try_resume(&mut self) -> Result<bool, crate::api::ApiError> {
-        let Some(token) = self
-            .api
-            .resume_session(self.inner.session_id.clone())
-            .await?
-        else {
-            self.end(EndReason::Expired);
-            return Ok(false);
-        };
-        match Link::open(&self.stream_url, &token, &self.client_id, &self.config).await {
-            Ok(link) => {
-                let mut core = self.inner.lock();
-                core.handle_reconnect();
-                info!(reconnects = core.reconnects, "data channel resumed");
-                let reconnects = core.reconnects;
-                drop(core);
-                self.inner.link.send_modify(|status| {
-                    status.connected = true;
-                    status.reconnects = reconnects;
-                });
-                self.link = Some(link);
-                Ok(true)
-            }
-            Err(error) => Err(crate::api::ApiError::Transient(error.to_string())),
-        }
-    }
-
-    fn end(&mut self, reason: EndReason) {
+    fn end(&self, reason: EndReason) {
         let mut core = self.inner.lock();
         core.end(reason);
         self.inner.publish(&mut core);
     }
 
     async fn shut_down(&mut self) {
-        self.pump(Instant::now());
+        // Actions no longer matter: the session is over.
+        let _ = self.poll(Instant::now());
         self.hand_to_writer();
         if let Some(link) = self.link.take() {
             link.close();
@@ -380,11 +306,28 @@ impl Driver {
     }
 }
 
-/// Exponential backoff with ±25 % jitter, capped.
-fn backoff(config: &ClientConfig, attempt: u32) -> Duration {
-    let base = config
-        .reconnect_initial
-        .saturating_mul(1u32 << attempt.min(16));
-    let capped = base.min(config.reconnect_max);
-    capped.mul_f64(0.75 + fastrand::f64() * 0.5)
+/// The next message of the socket (only polled while there is one).
+async fn next_message(reader: Option<&mut SplitStream<WsStream>>) -> SocketMessage {
+    match reader {
+        Some(reader) => reader.next().await,
+        None => pending().await,
+    }
+}
+
+/// Room in the writer queue (only polled while there is a socket).
+async fn reserve(
+    writer: Option<&mpsc::Sender<WsOut>>,
+) -> Result<mpsc::Permit<'_, WsOut>, mpsc::error::SendError<()>> {
+    match writer {
+        Some(writer) => writer.reserve().await,
+        None => pending().await,
+    }
+}
+
+/// The outcome of the resume attempt (only polled while there is one).
+async fn resume_outcome(resume: &mut Option<ResumeFuture>) -> Result<Option<Link>, ApiError> {
+    match resume {
+        Some(attempt) => attempt.await,
+        None => pending().await,
+    }
 }

@@ -1,16 +1,21 @@
 //! Entry points for the `client_driver` fuzz target (feature `fuzzing`):
-//! the session core, driven the way the driver task and the [`Stream`]s
-//! drive it, with every instant passed in (virtual time), no runtime and
-//! no socket. Not a stable API.
+//! the session core, connection rules included, driven the way the
+//! driver task and the [`Stream`]s drive it, with every instant passed in
+//! (virtual time), no runtime and no socket. Not a stable API.
 //!
 //! [`Client`] mirrors the driver: [`Client::handle_frame`] is a received
-//! binary message, [`Client::handle_timeout`] a timer, [`Client::pump`]
-//! the pump after every event (frames to send go to `pending`, as the
-//! driver queues them for its writer task), [`Client::input_held`] says
-//! the driver stops reading the socket, [`Client::handle_reconnect`] a
-//! resumed socket and [`Client::send_terminate_flag`] / [`Client::end`]
-//! a terminate. The stream operations are those of [`crate::Session`]
-//! and [`Stream`] without the lock.
+//! binary message, [`Client::handle_received`] any other socket traffic
+//! (a pong), [`Client::handle_socket_lost`] a failed socket,
+//! [`Client::handle_timeout`] a timer (due at [`Client::poll_timeout`]),
+//! [`Client::poll_transmit`] the pump after every event (frames to send go
+//! to `pending`, as the driver queues them for its writer task), and
+//! [`Client::poll_action`] what the driver must then do (ping, drop the
+//! socket, resume, call TerminateSession), answered with
+//! [`Client::handle_resumed`] / [`Client::handle_resume_failed`] and
+//! [`Client::end`]. [`Client::input_held`] says the driver stops reading
+//! the socket and [`Client::handle_terminate`] is a terminate request. The
+//! stream operations are those of [`crate::Session`] and [`Stream`]
+//! without the lock.
 //!
 //! [`Stream`]: crate::Stream
 
@@ -20,20 +25,44 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use ssm_mux::StreamId;
-use ssm_proto::ReceiveError;
 use ssm_proto::session::{ClientSession, SessionInfo};
 use ssm_proto::version::PortMode;
-use tokio::io::ReadBuf;
+use ssm_proto::{ClientMessage, ReceiveError};
 
 use crate::config::{ClientConfig, ReceiveCaps};
-use crate::core::{Core, Status};
+use crate::connection::Timer;
+use crate::core::{self, Core, StreamHandle};
 use crate::error::{EndReason, Error};
 use crate::stats::SessionStats;
-use crate::stream::StreamHandle;
 
 /// Frames the driver's writer queue holds (the room [`Client::pump`] fills, plus one).
 pub const WRITER_QUEUE: usize = crate::config::WRITER_QUEUE;
+
+/// What the driver must do ([`Client::poll_action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send a WebSocket ping.
+    Ping,
+    /// Give up the socket; resuming follows.
+    DropSocket,
+    /// Call ResumeSession and open a new socket; report the outcome with
+    /// [`Client::handle_resumed`] or [`Client::handle_resume_failed`].
+    Resume,
+    /// Call TerminateSession, then [`Client::end`] with
+    /// [`EndReason::Terminated`].
+    CallTerminate,
+}
+
+impl From<core::Action> for Action {
+    fn from(action: core::Action) -> Self {
+        match action {
+            core::Action::Ping => Self::Ping,
+            core::Action::DropSocket => Self::DropSocket,
+            core::Action::Resume => Self::Resume,
+            core::Action::CallTerminate => Self::CallTerminate,
+        }
+    }
+}
 
 /// Limits that [`ClientConfig`] clamps or does not expose, so that a
 /// fuzzer reaches them with little data.
@@ -81,14 +110,16 @@ impl StreamRef {
 }
 
 impl Client {
-    /// A session as [`crate::Session::attach`] creates it, waiting for the
-    /// handshake; `limits` overrides the receive limits when given.
+    /// A session as [`crate::Session::attach`] creates it, its first socket
+    /// open at `now`, waiting for the handshake; `limits` overrides the
+    /// receive limits when given. `seed` drives message ids and the resume
+    /// backoff jitter.
     pub fn new(
         config: &ClientConfig,
         limits: Option<Limits>,
         now: Instant,
         unix_ms: u64,
-        id_seed: u64,
+        seed: u64,
     ) -> Self {
         let mut session_config = config.session_config();
         let mut caps = config.receive_caps();
@@ -102,18 +133,29 @@ impl Client {
                 session_config.channel.max_delivery_bytes = bytes;
             }
         }
-        let session = ClientSession::new(session_config, now, unix_ms, id_seed);
+        let session = ClientSession::new(session_config, now, unix_ms, seed);
         Self {
-            core: Core::new(session, config.chunk_size, caps),
+            core: Core::new(session, config, caps, now, seed),
         }
     }
 
-    /// A binary message from the socket.
+    /// A binary message from the socket (decoded first, as the driver
+    /// does outside the lock).
     ///
     /// # Errors
     /// The frame was dropped (the driver logs this and carries on).
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), ReceiveError> {
-        self.core.session.handle_frame(now, frame)
+        self.core.handle_frame(now, ClientMessage::decode(frame))
+    }
+
+    /// Other traffic from the socket (a pong).
+    pub fn handle_received(&mut self, now: Instant) {
+        self.core.handle_received(now);
+    }
+
+    /// The socket failed or closed.
+    pub fn handle_socket_lost(&mut self, now: Instant, reason: &str) {
+        self.core.handle_socket_lost(now, reason.to_owned());
     }
 
     /// The driver's timer fired.
@@ -121,21 +163,39 @@ impl Client {
         self.core.handle_timeout(now);
     }
 
-    /// When the driver's timer is due (besides pings and terminate).
-    pub fn next_timeout(&mut self) -> Option<Instant> {
-        self.core.next_timeout()
+    /// When the driver's timer is due.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    /// When the next resume attempt is due, while resuming.
+    pub fn resume_due(&self) -> Option<Instant> {
+        self.core.link_timer(Timer::Backoff)
+    }
+
+    /// A socket is open.
+    pub fn has_socket(&self) -> bool {
+        matches!(
+            self.core.link_state(),
+            core::LinkState::Connected | core::LinkState::Terminating { socket: true, .. }
+        )
     }
 
     /// The driver's pump: moves data and collects frames into `pending`
     /// until it holds one more than `writer_room` (`None`: no socket); the
     /// extra frame keeps the driver waiting for writer room.
-    pub fn pump(
+    pub fn poll_transmit(
         &mut self,
         now: Instant,
         writer_room: Option<usize>,
         pending: &mut VecDeque<Bytes>,
     ) {
-        self.core.pump_transmit(now, writer_room, pending);
+        self.core.poll_transmit(now, writer_room, pending);
+    }
+
+    /// What the driver must do next.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.core.poll_action().map(Action::from)
     }
 
     /// The driver does not read the socket now.
@@ -143,14 +203,19 @@ impl Client {
         self.core.input_held()
     }
 
-    /// The driver resumed on a new socket.
-    pub fn handle_reconnect(&mut self) {
-        self.core.handle_reconnect();
+    /// [`Action::Resume`] succeeded: a new socket is open.
+    pub fn handle_resumed(&mut self, now: Instant) {
+        self.core.handle_resumed(now);
     }
 
-    /// The first step of a terminate; true if the flag was queued.
-    pub fn send_terminate_flag(&mut self, now: Instant) -> bool {
-        self.core.send_terminate_flag(now)
+    /// [`Action::Resume`] failed; true when the session must end.
+    pub fn handle_resume_failed(&mut self, now: Instant, transient: bool) -> bool {
+        self.core.handle_resume_failed(now, transient)
+    }
+
+    /// `Session::terminate` (or the last handle dropped).
+    pub fn handle_terminate(&mut self, now: Instant) {
+        self.core.handle_terminate(now);
     }
 
     /// Ends the session (first reason wins), as the driver does.
@@ -170,12 +235,7 @@ impl Client {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let mut buf = ReadBuf::new(buf);
-        match stream.0.poll_read(&mut self.core, cx, &mut buf) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
-            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.core.poll_read(&stream.0, cx, buf)
     }
 
     /// `AsyncWrite::poll_write` of the stream.
@@ -186,20 +246,17 @@ impl Client {
         data: &[u8],
         now: Instant,
     ) -> Poll<io::Result<usize>> {
-        stream.0.poll_write(&mut self.core, cx, data, now)
+        self.core.poll_write(&stream.0, cx, data, now)
     }
 
     /// Shutting down or dropping the stream; false if it was closed already.
     pub fn close(&mut self, stream: &mut StreamRef, now: Instant) -> bool {
-        stream.0.close(&mut self.core, now)
+        self.core.close_stream(&mut stream.0, now)
     }
 
     /// The handshake result, once the session is ready (and not ended).
     pub fn info(&self) -> Option<&SessionInfo> {
-        match &self.core.status {
-            Status::Ready(info) => Some(info),
-            _ => None,
-        }
+        self.core.info()
     }
 
     /// The port mode, once ready.
@@ -214,47 +271,36 @@ impl Client {
 
     /// The protocol core.
     pub fn session(&self) -> &ClientSession {
-        &self.core.session
+        self.core.session()
     }
 
     /// The receive caps in force: (session-wide, per stream).
     pub fn receive_caps(&self) -> (usize, usize) {
-        (
-            self.core.receive_caps.session,
-            self.core.receive_caps.stream,
-        )
+        let caps = self.core.receive_caps();
+        (caps.session, caps.stream)
     }
 
     /// Received bytes not read yet, per place.
     pub fn buffered(&self) -> Buffered {
         Buffered {
-            mux_unread: self
-                .core
-                .mux
-                .as_ref()
-                .map_or(0, |mux| mux.stats().unread_bytes),
+            mux_unread: self.core.mux_unread(),
             mux_backlog: self.core.mux_backlog_len(),
-            basic_inbox: self.core.basic.inbox_bytes,
+            basic_inbox: self.core.basic_inbox_bytes(),
         }
     }
 
     /// Received bytes of one stream not read yet.
     pub fn stream_unread(&self, stream: &StreamRef) -> usize {
-        let key = stream.id();
-        match &self.core.mux {
-            Some(mux) => mux.unread(StreamId(key)),
-            None if self.core.basic.active == Some(key) => self.core.basic.inbox_bytes,
-            None => 0,
-        }
+        self.core.stream_unread(stream.id())
     }
 
     /// The stream holding the basic-mode connection.
     pub fn basic_active(&self) -> Option<u32> {
-        self.core.basic.active
+        self.core.basic_active()
     }
 
     /// [`crate::Session::stats`].
     pub fn stats(&self) -> SessionStats {
-        SessionStats::from_core(&self.core)
+        self.core.stats()
     }
 }

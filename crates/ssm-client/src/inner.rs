@@ -56,11 +56,13 @@ impl Inner {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Publishes a status change made under the lock.
+    /// Publishes status and link changes made under the lock.
     pub(crate) fn publish(&self, core: &mut Core) {
-        if core.status_changed {
-            core.status_changed = false;
-            self.status.send_replace(core.status.clone());
+        if let Some(status) = core.take_status_change() {
+            self.status.send_replace(status);
+        }
+        if let Some(link) = core.take_link_change() {
+            self.link.send_replace(link);
         }
     }
 }

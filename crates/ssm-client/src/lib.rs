@@ -33,6 +33,7 @@ pub mod api;
 #[cfg(feature = "aws")]
 mod aws;
 mod config;
+mod connection;
 mod core;
 #[cfg(feature = "net")]
 mod driver;

@@ -2,7 +2,7 @@
 //! driver and a writer task fed through a bounded queue, so the driver
 //! never blocks on a slow socket.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -32,8 +32,6 @@ pub(crate) struct Link {
     pub(crate) writer: mpsc::Sender<WsOut>,
     pub(crate) reader: SplitStream<WsStream>,
     writer_task: Option<JoinHandle<()>>,
-    pub(crate) last_received: Instant,
-    pub(crate) next_ping: Instant,
 }
 
 impl Link {
@@ -60,13 +58,10 @@ impl Link {
             .await
             .map_err(|_| Error::Connect("socket closed before OpenDataChannel".into()))?;
         debug!(request_id = %open.request_id, "sent OpenDataChannel");
-        let now = Instant::now();
         Ok(Self {
             writer,
             reader,
             writer_task: Some(writer_task),
-            last_received: now,
-            next_ping: now + config.ping_interval,
         })
     }
 
@@ -85,11 +80,6 @@ impl Link {
                 task.abort();
             });
         }
-    }
-
-    /// When the socket counts as dead if nothing arrives.
-    pub(crate) fn dead_at(&self, dead_after: Duration) -> Instant {
-        self.last_received + dead_after
     }
 }
 

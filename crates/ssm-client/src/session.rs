@@ -66,15 +66,13 @@ impl Session {
                 return Err(error);
             }
         };
+        let now = Instant::now();
         let core = Core::new(
-            ClientSession::new(
-                config.session_config(),
-                Instant::now(),
-                unix_ms(),
-                fastrand::u64(..),
-            ),
-            config.chunk_size,
+            ClientSession::new(config.session_config(), now, unix_ms(), fastrand::u64(..)),
+            &config,
             config.receive_caps(),
+            now,
+            fastrand::u64(..),
         );
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner::new(
@@ -139,7 +137,7 @@ impl Session {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> SessionStats {
-        SessionStats::from_core(&self.inner.lock())
+        self.inner.lock().stats()
     }
 
     /// Why the session ended, if it has.

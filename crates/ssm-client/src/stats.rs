@@ -50,26 +50,3 @@ pub struct SessionStats {
     /// True while the service has paused our sending.
     pub paused: bool,
 }
-
-impl SessionStats {
-    pub(crate) fn from_core(core: &crate::core::Core) -> Self {
-        let channel = core.session.channel();
-        let stats = channel.stats();
-        Self {
-            messages_sent: stats.messages_sent,
-            bytes_sent: stats.bytes_sent,
-            messages_received: stats.messages_received,
-            bytes_received: stats.bytes_received,
-            retransmits: stats.retransmits,
-            duplicates_received: stats.duplicates_received,
-            refused: stats.refused,
-            invalid_frames: stats.invalid_frames,
-            unread_bytes: core.unread_bytes(),
-            rtt: stats.srtt,
-            unacked: stats.unacked,
-            reconnects: core.reconnects,
-            open_streams: core.streams.len(),
-            paused: channel.is_paused(),
-        }
-    }
-}

@@ -18,7 +18,7 @@ use thiserror::Error;
 use tracing::{debug, trace};
 
 use crate::channel::{ChannelConfig, DataChannel, Event};
-use crate::error::{PayloadError, ReceiveError, SendError};
+use crate::error::{DecodeError, PayloadError, ReceiveError, SendError};
 use crate::message::{ClientMessage, PayloadType};
 use crate::payload::{
     ActionStatus, ActionType, ChannelClosed, Flag, HandshakeComplete, HandshakeRequest,
@@ -152,6 +152,18 @@ impl ClientSession {
     /// Processes one received binary frame (see [`DataChannel::handle_frame`]).
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), ReceiveError> {
         let result = self.channel.handle_frame(now, frame);
+        self.process(now);
+        result
+    }
+
+    /// [`Self::handle_frame`] for a frame already decoded (see
+    /// [`DataChannel::handle_decoded`]).
+    pub fn handle_decoded(
+        &mut self,
+        now: Instant,
+        decoded: Result<ClientMessage, DecodeError>,
+    ) -> Result<(), ReceiveError> {
+        let result = self.channel.handle_decoded(now, decoded);
         self.process(now);
         result
     }

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::{debug, trace};
 
-use crate::error::{ReceiveError, SendError};
+use crate::error::{DecodeError, ReceiveError, SendError};
 use crate::message::{
     ClientMessage, FLAGS_ACK, FLAGS_SYN, MAX_PAYLOAD_SIZE, MessageType, PayloadType,
 };
@@ -255,11 +255,22 @@ impl DataChannel {
     /// acked, so a sequenced message will be resent) and the channel
     /// carries on.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), ReceiveError> {
-        match ClientMessage::decode(frame) {
+        self.handle_decoded(now, ClientMessage::decode(frame))
+    }
+
+    /// [`Self::handle_frame`] for a frame already decoded with
+    /// [`ClientMessage::decode`] (e.g. outside a lock held around the
+    /// channel): a decode error is counted and returned.
+    pub fn handle_decoded(
+        &mut self,
+        now: Instant,
+        decoded: Result<ClientMessage, DecodeError>,
+    ) -> Result<(), ReceiveError> {
+        match decoded {
             Ok(message) => self.handle_message(now, message),
             Err(error) => {
                 self.stats.invalid_frames += 1;
-                debug!(%error, len = frame.len(), "dropping undecodable frame");
+                debug!(%error, "dropping undecodable frame");
                 Err(error.into())
             }
         }

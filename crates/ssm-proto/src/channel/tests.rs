@@ -584,7 +584,7 @@ fn garbage_frames_are_typed_errors() {
     *corrupt.last_mut().unwrap() ^= 0xff;
     assert!(matches!(
         client.handle_frame(now, &corrupt),
-        Err(ReceiveError::Decode(crate::DecodeError::DigestMismatch))
+        Err(ReceiveError::Decode(DecodeError::DigestMismatch))
     ));
     let bad_ack = peer_message(MessageType::Acknowledge, 0, PayloadType::Undefined, b"{]");
     assert!(matches!(
