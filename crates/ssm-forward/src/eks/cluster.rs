@@ -189,6 +189,23 @@ impl ClusterInfo {
     }
 }
 
+/// A private, ACTIVE cluster `prod` for tests.
+#[cfg(test)]
+pub(crate) fn sample(endpoint_host: &str) -> ClusterInfo {
+    ClusterInfo {
+        name: "prod".into(),
+        arn: String::new(),
+        status: "ACTIVE".into(),
+        endpoint_host: endpoint_host.into(),
+        endpoint_port: 443,
+        certificate_authority_data: "Q0E=".into(),
+        private_access: true,
+        public_access: false,
+        public_access_cidrs: Vec::new(),
+        version: None,
+    }
+}
+
 /// The host of an endpoint URL (`https://HOST[:PORT][/…]` → `HOST`).
 pub fn endpoint_host(endpoint: &str) -> &str {
     let rest = endpoint

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::entries::Entries;
+use super::entries::{Entries, Replaced};
 use super::record::{self, Record, RecordError};
 use crate::atomic_file::write_atomically;
+use crate::kubeconfig::diff::unified;
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 
 /// Mode of a kubeconfig this creates.
@@ -39,6 +40,9 @@ pub enum ContextError {
         /// Why.
         source: KubeconfigError,
     },
+    /// No kubeconfig was named and kubectl's default cannot be found.
+    #[error("no kubeconfig: set HOME or KUBECONFIG, or pass --kubeconfig PATH")]
+    NoKubeconfig,
     /// There is nowhere to keep the record for `disconnect`.
     #[error("no state directory for the disconnect record: set HOME (or XDG_STATE_HOME)")]
     NoStateDir,
@@ -59,6 +63,24 @@ pub struct Written {
     pub dropped_comments: bool,
 }
 
+/// The context name `eks connect` uses for `cluster` unless told.
+pub fn default_context(cluster: &str) -> String {
+    format!("ssm-{cluster}")
+}
+
+/// The kubeconfig to use: `given`, else kubectl's default (the first
+/// file in `$KUBECONFIG`, else `~/.kube/config`).
+pub fn kubeconfig_path(given: Option<&Path>) -> Result<PathBuf, ContextError> {
+    if let Some(path) = given {
+        return Ok(path.to_owned());
+    }
+    crate::kubeconfig::default_path(
+        std::env::var_os("KUBECONFIG").as_deref(),
+        std::env::var_os("HOME").as_deref().map(Path::new),
+    )
+    .ok_or(ContextError::NoKubeconfig)
+}
+
 /// The file a kubeconfig path really is (symlinks followed), so that
 /// writing replaces the file and not the link.
 pub fn real_path(path: &Path) -> PathBuf {
@@ -73,18 +95,18 @@ pub fn write(
     use_context: bool,
 ) -> Result<Written, ContextError> {
     let state = record::state_dir().ok_or(ContextError::NoStateDir)?;
-    let path = real_path(path);
-    let original = read_existing(&path)?;
-    let kubeconfig_error = |source| ContextError::Kubeconfig {
-        path: path.clone(),
-        source,
-    };
-    let mut config =
-        Kubeconfig::parse(original.as_deref().unwrap_or_default()).map_err(kubeconfig_error)?;
-    let replaced = entries
-        .apply(&mut config, use_context)
-        .map_err(kubeconfig_error)?;
-    let yaml = config.to_yaml().map_err(kubeconfig_error)?;
+    let Applied {
+        path,
+        original,
+        config,
+        replaced,
+    } = Applied::new(path, entries, use_context)?;
+    let yaml = config
+        .to_yaml()
+        .map_err(|source| ContextError::Kubeconfig {
+            path: path.clone(),
+            source,
+        })?;
     let original_mode = record::current_mode(&path);
     write_atomically(&path, &yaml, original_mode.unwrap_or(NEW_FILE_MODE)).map_err(|source| {
         ContextError::Io {
@@ -118,28 +140,72 @@ pub fn write(
     Ok(written)
 }
 
-/// The entries as they would be written, and which existing entries
-/// they would replace (named, not shown: they may hold credentials).
-pub fn preview(path: &Path, entries: &Entries) -> Result<(String, Vec<String>), ContextError> {
-    let path = real_path(path);
-    let original = read_existing(&path)?;
-    let kubeconfig_error = |source| ContextError::Kubeconfig {
-        path: path.clone(),
-        source,
-    };
-    let mut config =
-        Kubeconfig::parse(original.as_deref().unwrap_or_default()).map_err(kubeconfig_error)?;
-    let replaced = entries
-        .apply(&mut config, false)
-        .map_err(kubeconfig_error)?;
-    let yaml = entries.to_yaml().map_err(kubeconfig_error)?;
-    let names = replaced
+/// What `--dry-run` shows: the same-named entries as they are now (a
+/// user entry only by name: it may hold credentials) and the entries as
+/// they would be written, as a unified diff.
+pub fn preview(path: &Path, entries: &Entries) -> Result<String, ContextError> {
+    let Applied {
+        path,
+        original,
+        replaced,
+        ..
+    } = Applied::new(path, entries, false)?;
+    let before: String = replaced
         .entries
         .iter()
-        .filter(|entry| entry.before.is_some())
-        .map(|entry| format!("{}/{}", entry.list, entry.name))
+        .filter_map(|entry| {
+            let yaml = entry.before.as_ref()?;
+            Some(if entry.list == "users" {
+                format!("# {}: {} (exists; not shown)\n", entry.list, entry.name)
+            } else {
+                format!("# {}:\n{yaml}", entry.list)
+            })
+        })
         .collect();
-    Ok((yaml, names))
+    let after = entries
+        .to_yaml()
+        .map_err(|source| ContextError::Kubeconfig {
+            path: path.clone(),
+            source,
+        })?;
+    let shown = path.display();
+    let old_label = if original.is_some() {
+        format!("{shown} (entries named {:?} now)", entries.name)
+    } else {
+        format!("{shown} (does not exist yet)")
+    };
+    let new_label = format!("{shown} (after eks connect)");
+    Ok(unified(&old_label, &new_label, &before, &after))
+}
+
+/// A kubeconfig read (or empty) with the entries applied in memory.
+struct Applied {
+    path: PathBuf,
+    original: Option<String>,
+    config: Kubeconfig,
+    replaced: Replaced,
+}
+
+impl Applied {
+    fn new(path: &Path, entries: &Entries, use_context: bool) -> Result<Self, ContextError> {
+        let path = real_path(path);
+        let original = read_existing(&path)?;
+        let kubeconfig_error = |source| ContextError::Kubeconfig {
+            path: path.clone(),
+            source,
+        };
+        let mut config =
+            Kubeconfig::parse(original.as_deref().unwrap_or_default()).map_err(kubeconfig_error)?;
+        let replaced = entries
+            .apply(&mut config, use_context)
+            .map_err(kubeconfig_error)?;
+        Ok(Self {
+            path,
+            original,
+            config,
+            replaced,
+        })
+    }
 }
 
 fn read_existing(path: &Path) -> Result<Option<String>, ContextError> {

@@ -230,18 +230,7 @@ mod tests {
     use super::*;
 
     fn cluster() -> ClusterInfo {
-        ClusterInfo {
-            name: "prod".into(),
-            arn: String::new(),
-            status: "ACTIVE".into(),
-            endpoint_host: "ABC.gr7.eu-west-1.eks.amazonaws.com".into(),
-            endpoint_port: 443,
-            certificate_authority_data: "Q0E=".into(),
-            private_access: true,
-            public_access: false,
-            public_access_cidrs: Vec::new(),
-            version: None,
-        }
+        crate::eks::cluster::sample("ABC.gr7.eu-west-1.eks.amazonaws.com")
     }
 
     fn token() -> TokenCommand {

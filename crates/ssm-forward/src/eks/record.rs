@@ -285,18 +285,7 @@ mod tests {
         "# my clusters\napiVersion: v1\nclusters: []\ncontexts: []\nkind: Config\nusers: []\n";
 
     fn cluster() -> ClusterInfo {
-        ClusterInfo {
-            name: "prod".into(),
-            arn: String::new(),
-            status: "ACTIVE".into(),
-            endpoint_host: "abc.eks.amazonaws.com".into(),
-            endpoint_port: 443,
-            certificate_authority_data: "Q0E=".into(),
-            private_access: true,
-            public_access: false,
-            public_access_cidrs: Vec::new(),
-            version: None,
-        }
+        crate::eks::cluster::sample("abc.eks.amazonaws.com")
     }
 
     /// Connects `prod` in `kubeconfig` as `eks connect` does.

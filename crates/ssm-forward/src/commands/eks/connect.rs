@@ -18,7 +18,6 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use ssm_client::AwsOptions;
 
 use crate::aws_context::AwsContext;
@@ -30,7 +29,6 @@ use crate::eks::program::Program;
 use crate::eks::record::{self, Record};
 use crate::errors::{ExitStatus, Fatal};
 use crate::forwarding::{self, Hooks, plan::Planned};
-use crate::kubeconfig::default_path;
 use crate::output;
 use crate::targets::TargetSelector;
 
@@ -140,20 +138,11 @@ async fn prepare(args: &Args) -> anyhow::Result<Plan> {
     let context = args
         .context
         .clone()
-        .unwrap_or_else(|| format!("ssm-{}", args.cluster));
+        .unwrap_or_else(|| context::default_context(&args.cluster));
     let local_port = args
         .local_port
         .unwrap_or_else(|| default_local_port(&args.cluster));
-    let kubeconfig = match &args.kubeconfig {
-        Some(path) => path.clone(),
-        None => default_path(
-            std::env::var_os("KUBECONFIG").as_deref(),
-            std::env::var_os("HOME")
-                .as_deref()
-                .map(std::path::Path::new),
-        )
-        .context("no kubeconfig to write: set HOME or KUBECONFIG, or pass --kubeconfig PATH")?,
-    };
+    let kubeconfig = context::kubeconfig_path(args.kubeconfig.as_deref()).map_err(usage)?;
     let program = Program::current();
     let token = TokenCommand::new(
         program.command.clone(),
@@ -221,7 +210,7 @@ fn entries(plan: &Plan, local_port: u16) -> Entries {
 /// `--dry-run`: the entries that would be written, and where.
 fn dry_run(args: &Args, plan: &Plan) -> anyhow::Result<()> {
     let port = plan.planned.bind.port();
-    let (yaml, replaced) = context::preview(&plan.kubeconfig, &entries(plan, port))?;
+    let diff = context::preview(&plan.kubeconfig, &entries(plan, port))?;
     println!(
         "Would write to {} (context {:?}{}):\n",
         plan.kubeconfig.display(),
@@ -232,13 +221,7 @@ fn dry_run(args: &Args, plan: &Plan) -> anyhow::Result<()> {
             ""
         }
     );
-    print!("{yaml}");
-    if !replaced.is_empty() {
-        println!(
-            "\nThese existing entries would be replaced: {}",
-            replaced.join(", ")
-        );
-    }
+    print!("{diff}");
     if port == 0 {
         println!("\n(127.0.0.1:0 stands for the free port chosen at start.)");
     }
@@ -318,6 +301,10 @@ pub fn cluster_failure(error: ClusterError) -> Fatal {
         _ => ExitStatus::Runtime,
     };
     Fatal::new(status, error.to_string())
+}
+
+fn usage(error: context::ContextError) -> Fatal {
+    Fatal::usage(error.to_string())
 }
 
 /// `HOST:PORT` (`[v6]:PORT` for IPv6 literals).

@@ -8,10 +8,9 @@
 
 use std::path::PathBuf;
 
-use crate::eks::context::real_path;
+use crate::eks::context::{default_context, kubeconfig_path, real_path};
 use crate::eks::record::{self, Record, RecordError};
 use crate::errors::{ExitStatus, Fatal};
-use crate::kubeconfig::default_path;
 use crate::output;
 
 /// `ssm-forward eks disconnect`.
@@ -34,19 +33,9 @@ pub fn run(args: &Args, _json: bool) -> anyhow::Result<()> {
     let context = args
         .context
         .clone()
-        .unwrap_or_else(|| format!("ssm-{}", args.cluster));
-    let kubeconfig = match &args.kubeconfig {
-        Some(path) => path.clone(),
-        None => default_path(
-            std::env::var_os("KUBECONFIG").as_deref(),
-            std::env::var_os("HOME")
-                .as_deref()
-                .map(std::path::Path::new),
-        )
-        .ok_or_else(|| {
-            Fatal::usage("no kubeconfig: set HOME or KUBECONFIG, or pass --kubeconfig PATH")
-        })?,
-    };
+        .unwrap_or_else(|| default_context(&args.cluster));
+    let kubeconfig = kubeconfig_path(args.kubeconfig.as_deref())
+        .map_err(|error| Fatal::usage(error.to_string()))?;
     let kubeconfig = real_path(&kubeconfig);
     let state = record::state_dir()
         .ok_or_else(|| Fatal::usage("no state directory: set HOME (or XDG_STATE_HOME)"))?;
