@@ -13,7 +13,18 @@
 //! local_port = 8118                  # default: remote_port; 0 = any free port
 //! bind = "127.0.0.1"                 # default
 //! profile = "prod"                   # region, endpoint_url, reason likewise
+//!
+//! [forwards.prod]                    # `up prod` does what `eks connect prod` does
+//! eks_cluster = "prod"
+//! kubeconfig = true                  # or a context name; default ssm-CLUSTER
+//! via_proxy = "10.100.37.12:8118"    # proxy mode; omit: the cluster endpoint:443
+//! kubeconfig_path = "~/.kube/prod"   # use_context = true, cleanup = true likewise
 //! ```
+//!
+//! With `kubeconfig`, `remote_host` and `remote_port` are not given: the
+//! forward goes to the cluster's endpoint (found by DescribeCluster when
+//! `up` starts) or to `via_proxy`, and `local_port` defaults to the port
+//! `eks connect` derives from the cluster name.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -25,6 +36,9 @@ use ssm_client::AwsOptions;
 use thiserror::Error;
 
 use crate::cli::parse_bind;
+use crate::eks::connect_plan::{
+    ENDPOINT_PORT, default_context, derived_local_port, parse_host_port,
+};
 use crate::errors::Fatal;
 use crate::targets::TargetSelector;
 
@@ -47,8 +61,19 @@ pub struct ForwardEntry {
     pub eks_cluster: Option<String>,
     /// Host to reach from the target; absent: the target itself.
     pub remote_host: Option<String>,
-    /// Port to reach.
-    pub remote_port: u16,
+    /// Port to reach (required unless `kubeconfig` is set).
+    pub remote_port: Option<u16>,
+    /// Write a kubeconfig context for the EKS cluster (`true`, or the
+    /// context's name), as `eks connect` does.
+    pub kubeconfig: Option<KubeconfigKey>,
+    /// With `kubeconfig`: the kubeconfig file to write.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// With `kubeconfig`: proxy mode through this `HOST:PORT` in the VPC.
+    pub via_proxy: Option<String>,
+    /// With `kubeconfig`: make the context current.
+    pub use_context: Option<bool>,
+    /// With `kubeconfig`: take the context back out when `up` stops.
+    pub cleanup: Option<bool>,
     /// Local port; default `remote_port`.
     pub local_port: Option<u16>,
     /// Listen address; default 127.0.0.1.
@@ -63,6 +88,36 @@ pub struct ForwardEntry {
     pub reason: Option<String>,
 }
 
+/// `kubeconfig = true | false | "CONTEXT"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum KubeconfigKey {
+    /// `true`: the default context name (`ssm-CLUSTER`); `false`: none.
+    Enabled(bool),
+    /// The context's name.
+    Context(String),
+}
+
+/// What `kubeconfig = …` asks for: the settings of `eks connect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EksContext {
+    /// The EKS cluster.
+    pub cluster: String,
+    /// The context's name; `None`: `ssm-CLUSTER`.
+    pub context: Option<String>,
+    /// The kubeconfig file; `None`: `$KUBECONFIG`'s first or `~/.kube/config`.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// Proxy mode's proxy; `None`: direct mode (the cluster endpoint).
+    pub via_proxy: Option<(String, u16)>,
+    /// The `local_port` given; `None`: the port derived from the cluster
+    /// name (a free one if it is taken).
+    pub local_port: Option<u16>,
+    /// Make the context current.
+    pub use_context: bool,
+    /// Take the context out when `up` stops.
+    pub cleanup: bool,
+}
+
 /// A validated entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedForward {
@@ -70,7 +125,8 @@ pub struct NamedForward {
     pub name: String,
     /// Which instance.
     pub target: TargetSelector,
-    /// Host to reach from the target.
+    /// Host to reach from the target (with a direct-mode `eks_context`:
+    /// `None` until `up` asks DescribeCluster for the endpoint).
     pub remote_host: Option<String>,
     /// Port to reach.
     pub remote_port: u16,
@@ -80,6 +136,31 @@ pub struct NamedForward {
     pub aws: AwsOptions,
     /// StartSession reason.
     pub reason: Option<String>,
+    /// `kubeconfig = …`: a context is written for this forward.
+    pub eks_context: Option<EksContext>,
+}
+
+impl NamedForward {
+    /// What `list` shows as the remote end: `host:port`, or for a forward
+    /// with a context `eks:CLUSTER endpoint:443` / the proxy, and the
+    /// context's name.
+    pub fn remote_label(&self) -> String {
+        let remote = match (&self.eks_context, &self.remote_host) {
+            (Some(eks), None) => format!("eks:{} endpoint:{}", eks.cluster, self.remote_port),
+            (_, Some(host)) if host.contains(':') => format!("[{host}]:{}", self.remote_port),
+            (_, Some(host)) => format!("{host}:{}", self.remote_port),
+            (None, None) => format!("localhost:{}", self.remote_port),
+        };
+        match &self.eks_context {
+            Some(eks) => format!(
+                "{remote} (context {})",
+                eks.context
+                    .clone()
+                    .unwrap_or_else(|| default_context(&eks.cluster))
+            ),
+            None => remote,
+        }
+    }
 }
 
 /// A configuration file that cannot be used.
@@ -194,9 +275,9 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<NamedForward>, ConfigError> {
 }
 
 fn validate(name: &str, entry: ForwardEntry) -> Result<NamedForward, String> {
-    let target = match (entry.target, entry.eks_cluster) {
+    let target = match (&entry.target, &entry.eks_cluster) {
         (Some(target), None) => target.parse()?,
-        (None, Some(cluster)) if !cluster.is_empty() => TargetSelector::EksCluster(cluster),
+        (None, Some(cluster)) if !cluster.is_empty() => TargetSelector::EksCluster(cluster.clone()),
         (None, Some(_)) => return Err("eks_cluster is empty".into()),
         (Some(_), Some(_)) => return Err("set either target or eks_cluster, not both".into()),
         (None, None) => return Err("set target or eks_cluster".into()),
@@ -205,19 +286,103 @@ fn validate(name: &str, entry: ForwardEntry) -> Result<NamedForward, String> {
         Some(text) => parse_bind(text)?,
         None => IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
+    let eks_context = eks_context(&entry, ip)?;
+    let (remote_host, remote_port, local_port) = match &eks_context {
+        Some(eks) => {
+            let local = eks
+                .local_port
+                .unwrap_or_else(|| derived_local_port(&eks.cluster));
+            match &eks.via_proxy {
+                Some((host, port)) => (Some(host.clone()), *port, local),
+                None => (None, ENDPOINT_PORT, local),
+            }
+        }
+        None => {
+            let remote_port = entry
+                .remote_port
+                .ok_or("set remote_port (the port to reach from the target)")?;
+            let host = entry.remote_host.clone().filter(|host| !host.is_empty());
+            (host, remote_port, entry.local_port.unwrap_or(remote_port))
+        }
+    };
     Ok(NamedForward {
         name: name.to_owned(),
         target,
-        remote_host: entry.remote_host.filter(|host| !host.is_empty()),
-        remote_port: entry.remote_port,
-        bind: SocketAddr::new(ip, entry.local_port.unwrap_or(entry.remote_port)),
+        remote_host,
+        remote_port,
+        bind: SocketAddr::new(ip, local_port),
         aws: AwsOptions {
             profile: entry.profile,
             region: entry.region,
             endpoint_url: entry.endpoint_url,
         },
         reason: entry.reason,
+        eks_context,
     })
+}
+
+/// The `eks connect` settings of an entry with `kubeconfig`, checked
+/// (`None` without it, when none of its keys may appear).
+fn eks_context(entry: &ForwardEntry, bind: IpAddr) -> Result<Option<EksContext>, String> {
+    let context = match &entry.kubeconfig {
+        None | Some(KubeconfigKey::Enabled(false)) => {
+            return no_eks_keys(entry).map(|()| None);
+        }
+        Some(KubeconfigKey::Enabled(true)) => None,
+        Some(KubeconfigKey::Context(name)) if name.is_empty() => {
+            return Err(
+                "kubeconfig: the context name is empty (or write kubeconfig = true)".into(),
+            );
+        }
+        Some(KubeconfigKey::Context(name)) => Some(name.clone()),
+    };
+    let Some(cluster) = entry.eks_cluster.clone() else {
+        return Err(
+            "kubeconfig needs eks_cluster: the context is for an EKS cluster's API server".into(),
+        );
+    };
+    if entry.remote_host.is_some() || entry.remote_port.is_some() {
+        return Err(
+            "remote_host and remote_port do not go with kubeconfig: the forward goes to \
+                    the cluster's endpoint (port 443), or set via_proxy = \"HOST:PORT\" for a proxy"
+                .into(),
+        );
+    }
+    if !(bind.is_unspecified() || bind == IpAddr::V4(Ipv4Addr::LOCALHOST)) {
+        return Err(format!(
+            "bind = {bind:?} does not go with kubeconfig: the context points kubectl at \
+             127.0.0.1 (bind 127.0.0.1 or 0.0.0.0)"
+        ));
+    }
+    let via_proxy = match &entry.via_proxy {
+        Some(text) => Some(parse_host_port(text).map_err(|error| format!("via_proxy: {error}"))?),
+        None => None,
+    };
+    Ok(Some(EksContext {
+        cluster,
+        context,
+        kubeconfig_path: entry.kubeconfig_path.clone(),
+        via_proxy,
+        local_port: entry.local_port,
+        use_context: entry.use_context.unwrap_or(false),
+        cleanup: entry.cleanup.unwrap_or(false),
+    }))
+}
+
+/// Without `kubeconfig`, its companion keys are mistakes.
+fn no_eks_keys(entry: &ForwardEntry) -> Result<(), String> {
+    let present = [
+        ("kubeconfig_path", entry.kubeconfig_path.is_some()),
+        ("via_proxy", entry.via_proxy.is_some()),
+        ("use_context", entry.use_context.is_some()),
+        ("cleanup", entry.cleanup.is_some()),
+    ];
+    match present.iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err(format!(
+            "{key} only goes with kubeconfig = true (and eks_cluster)"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The forwards `names` asks for, in that order (all of them if empty).
@@ -324,6 +489,107 @@ mod tests {
         assert_eq!(chosen[0].name, "privoxy");
         let error = select(forwards, &["nope".into()], Path::new("f")).unwrap_err();
         assert!(error.to_string().contains("it has: db, privoxy"), "{error}");
+    }
+
+    fn entry_error(text: &str) -> String {
+        parse(text, "f").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn kubeconfig_makes_the_remote_the_cluster_endpoint() {
+        let forwards = parse(
+            "[forwards.prod]\neks_cluster = \"prod\"\nkubeconfig = true\n\
+             kubeconfig_path = \"/k/config\"\nuse_context = true\n",
+            "f",
+        )
+        .unwrap();
+        let prod = &forwards[0];
+        let eks = prod.eks_context.as_ref().unwrap();
+        assert_eq!(eks.cluster, "prod");
+        assert_eq!(eks.context, None);
+        assert_eq!(eks.kubeconfig_path.as_deref(), Some(Path::new("/k/config")));
+        assert_eq!(eks.via_proxy, None);
+        assert!(eks.use_context && !eks.cleanup);
+        assert_eq!(eks.local_port, None);
+        assert_eq!((prod.remote_host.as_deref(), prod.remote_port), (None, 443));
+        assert_eq!(prod.bind.port(), derived_local_port("prod"));
+        assert_eq!(
+            prod.remote_label(),
+            "eks:prod endpoint:443 (context ssm-prod)"
+        );
+    }
+
+    #[test]
+    fn kubeconfig_with_a_context_name_and_a_proxy() {
+        let forwards = parse(
+            "[forwards.p]\neks_cluster = \"prod\"\nkubeconfig = \"prod\"\n\
+             via_proxy = \"10.100.37.12:8118\"\nlocal_port = 8118\ncleanup = true\n",
+            "f",
+        )
+        .unwrap();
+        let p = &forwards[0];
+        let eks = p.eks_context.as_ref().unwrap();
+        assert_eq!(eks.context.as_deref(), Some("prod"));
+        assert_eq!(eks.via_proxy, Some(("10.100.37.12".into(), 8118)));
+        assert_eq!(eks.local_port, Some(8118));
+        assert!(eks.cleanup);
+        assert_eq!(p.remote_host.as_deref(), Some("10.100.37.12"));
+        assert_eq!(p.bind, "127.0.0.1:8118".parse().unwrap());
+        assert_eq!(p.remote_label(), "10.100.37.12:8118 (context prod)");
+    }
+
+    #[test]
+    fn kubeconfig_false_is_a_plain_forward() {
+        let forwards = parse(
+            "[forwards.x]\neks_cluster = \"c\"\nkubeconfig = false\nremote_port = 8118\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(forwards[0].eks_context, None);
+        assert_eq!(forwards[0].remote_label(), "localhost:8118");
+    }
+
+    #[test]
+    fn kubeconfig_mistakes_are_named() {
+        let without_cluster = "[forwards.x]\ntarget = \"i-1\"\nkubeconfig = true\n";
+        assert!(
+            entry_error(without_cluster).contains("kubeconfig needs eks_cluster"),
+            "{}",
+            entry_error(without_cluster)
+        );
+        let with_remote =
+            "[forwards.x]\neks_cluster = \"c\"\nkubeconfig = true\nremote_port = 443\n";
+        assert!(entry_error(with_remote).contains("via_proxy"));
+        let empty_context = "[forwards.x]\neks_cluster = \"c\"\nkubeconfig = \"\"\n";
+        assert!(entry_error(empty_context).contains("context name is empty"));
+        let bad_proxy =
+            "[forwards.x]\neks_cluster = \"c\"\nkubeconfig = true\nvia_proxy = \"privoxy\"\n";
+        assert!(entry_error(bad_proxy).contains("via_proxy: \"privoxy\": write HOST:PORT"));
+        let other_bind =
+            "[forwards.x]\neks_cluster = \"c\"\nkubeconfig = true\nbind = \"10.0.0.1\"\n";
+        assert!(entry_error(other_bind).contains("127.0.0.1 or 0.0.0.0"));
+        let not_a_bool = "[forwards.x]\neks_cluster = \"c\"\nkubeconfig = 1\n";
+        assert!(entry_error(not_a_bool).contains("not a valid configuration"));
+    }
+
+    #[test]
+    fn eks_keys_without_kubeconfig_and_a_missing_remote_port_are_errors() {
+        for key in [
+            "cleanup = true",
+            "use_context = false",
+            "via_proxy = \"h:1\"",
+            "kubeconfig_path = \"/k\"",
+        ] {
+            let text = format!("[forwards.x]\neks_cluster = \"c\"\nremote_port = 1\n{key}\n");
+            let error = entry_error(&text);
+            let name = key.split(' ').next().unwrap();
+            assert!(
+                error.contains(&format!("{name} only goes with kubeconfig")),
+                "{error}"
+            );
+        }
+        let no_port = "[forwards.x]\neks_cluster = \"c\"\nremote_host = \"h\"\n";
+        assert!(entry_error(no_port).contains("\"x\": set remote_port"));
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! `session-manager-plugin` (or as `ssm-forward plugin ARGS…`) it is the
 //! drop-in plugin instead. Exit statuses: [`ssm_forward::errors::exit`].
 
+// The AWS SDK futures nested in `commands::run` (DescribeCluster before
+// the forwards, in `up` and `eks connect`) are deeper than the default
+// limit of 128 when rustc computes their layout.
+#![recursion_limit = "256"]
+
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -5,10 +5,9 @@ use std::path::Path;
 
 use clap::Args as ClapArgs;
 
-use crate::cli::{ConfigArgs, RunArgs};
-use crate::config_file;
+use crate::cli::ConfigArgs;
+use crate::config_file::{self, NamedForward};
 use crate::errors::Fatal;
-use crate::forwarding::plan::{self, Planned};
 
 /// Arguments of `ssm-forward list`.
 #[derive(Debug, Clone, ClapArgs)]
@@ -22,13 +21,14 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let path = config_file::locate(args.config.config.as_deref()).map_err(Fatal::from)?;
     let forwards = config_file::load(&path).map_err(Fatal::from)?;
-    let planned = plan::from_config(forwards, &RunArgs::default());
-    print!("{}", list_table(&path, &planned));
+    print!("{}", list_table(&path, &forwards));
     Ok(())
 }
 
-/// The `list` output: a header comment and one aligned row per forward.
-pub fn list_table(path: &Path, forwards: &[Planned]) -> String {
+/// The `list` output: a header comment and one aligned row per forward
+/// (a forward with `kubeconfig` shows its cluster endpoint or proxy and
+/// its context as REMOTE).
+pub fn list_table(path: &Path, forwards: &[NamedForward]) -> String {
     let mut rows = vec![[
         "NAME".to_owned(),
         "LOCAL".into(),
@@ -40,7 +40,7 @@ pub fn list_table(path: &Path, forwards: &[Planned]) -> String {
             f.name.clone(),
             f.bind.to_string(),
             f.target.to_string(),
-            f.remote(),
+            f.remote_label(),
         ]
     }));
     let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
@@ -69,10 +69,7 @@ mod tests {
             "f",
         )
         .unwrap();
-        let table = list_table(
-            Path::new("/c.toml"),
-            &plan::from_config(forwards, &RunArgs::default()),
-        );
+        let table = list_table(Path::new("/c.toml"), &forwards);
         let lines: Vec<_> = table.lines().collect();
         assert_eq!(lines[0], "# /c.toml (2 forwards)");
         assert_eq!(
@@ -86,6 +83,20 @@ mod tests {
         assert_eq!(
             lines[3],
             "privoxy  127.0.0.1:8118  eks-cluster:prod  privoxy.example.com:8118"
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_forward_shows_its_endpoint_and_context() {
+        let forwards = config_file::parse(
+            "[forwards.prod]\neks_cluster = \"prod\"\nkubeconfig = true\nlocal_port = 0\n",
+            "f",
+        )
+        .unwrap();
+        let table = list_table(Path::new("/c.toml"), &forwards);
+        assert_eq!(
+            table.lines().nth(2).unwrap(),
+            "prod  127.0.0.1:0  eks-cluster:prod  eks:prod endpoint:443 (context ssm-prod)"
         );
     }
 }

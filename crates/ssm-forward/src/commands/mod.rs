@@ -17,7 +17,7 @@ use crate::cli::{Cli, Command};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => forward::run(cli.forward).await,
-        Some(Command::Up(args)) => up::run(args).await,
+        Some(Command::Up(args)) => up::run(args, cli.log.json).await,
         Some(Command::List(args)) => list::run(&args),
         Some(Command::Eks(args)) => eks::run(args, cli.log.json).await,
         Some(Command::Kubeconfig(args)) => kubeconfig::run(args),

@@ -1,10 +1,15 @@
 //! `ssm-forward up NAME…` / `up --all`: start named forwards of the
-//! configuration file.
+//! configuration file. A forward with `eks_cluster` and `kubeconfig`
+//! does what `eks connect` does: its plan comes from DescribeCluster and
+//! its context is written once its port is bound (see
+//! [`crate::eks::connect_plan`]).
 
 use clap::Args as ClapArgs;
 
+use crate::aws_context::AwsContext;
 use crate::cli::{ConfigArgs, RunArgs};
 use crate::config_file;
+use crate::eks::connect_plan::{ConnectPlan, ContextHooks};
 use crate::errors::Fatal;
 use crate::forwarding::{self, plan};
 
@@ -29,13 +34,30 @@ pub struct Args {
     pub run: RunArgs,
 }
 
-/// `ssm-forward up NAME…` / `up --all`.
-pub async fn run(args: Args) -> anyhow::Result<()> {
+/// `ssm-forward up NAME…` / `up --all`; `json` is the global `--json`.
+pub async fn run(args: Args, json: bool) -> anyhow::Result<()> {
     let path = config_file::locate(args.config.config.as_deref()).map_err(Fatal::from)?;
     let forwards = config_file::load(&path).map_err(Fatal::from)?;
     if forwards.is_empty() {
         return Err(Fatal::usage(format!("{} defines no forwards", path.display())).into());
     }
     let chosen = config_file::select(forwards, &args.names, &path).map_err(Fatal::from)?;
-    forwarding::run(plan::from_config(chosen, &args.run), &args.run).await
+    let mut planned = plan::from_config(chosen.clone(), &args.run);
+    let mut contexts = Vec::new();
+    let mut aws = AwsContext::default();
+    for (index, spec) in plan::connect_specs(&chosen, &planned) {
+        let context = ConnectPlan::prepare(&spec, &mut aws).await?;
+        planned[index] = context.planned.clone();
+        contexts.push((index, context));
+    }
+    let mut hooks = ContextHooks::new(
+        contexts
+            .iter()
+            .map(|(index, plan)| (*index, plan))
+            .collect(),
+        json,
+    );
+    let outcome = forwarding::run_with(planned, &args.run, &mut hooks).await;
+    hooks.cleanup();
+    outcome
 }

@@ -1,7 +1,9 @@
 //! EKS, for `ssm-forward eks …` and config-file forwards with
 //! `eks_cluster` + `kubeconfig`: the cluster as DescribeCluster tells it
 //! ([`cluster`]), the kubeconfig entries that point kubectl at a forward
-//! with `ssm-forward eks token` as its credential ([`entries`]), the
+//! with `ssm-forward eks token` as its credential ([`entries`]), writing
+//! them ([`context`]), `eks connect`'s plan and hooks shared with `up`
+//! ([`connect_plan`]), the
 //! record that lets `disconnect` undo exactly that ([`record`]), and the
 //! program name kubectl should run ([`program`]).
 //!
@@ -9,6 +11,7 @@
 //! forwards (the forwarding modules do).
 
 pub mod cluster;
+pub mod connect_plan;
 pub mod context;
 pub mod entries;
 pub mod program;

@@ -148,12 +148,12 @@ impl Record {
     /// first connect).
     pub fn save(mut self, dir: &Path) -> Result<PathBuf, RecordError> {
         let path = record_path(dir, &self.kubeconfig, &self.context);
-        if let Ok(previous) = Self::load(&path) {
-            if previous.written_sha256 == digest(self.original.as_deref().unwrap_or_default()) {
-                self.original = previous.original;
-                self.original_mode = previous.original_mode;
-                self.replaced = previous.replaced;
-            }
+        if let Ok(previous) = Self::load(&path)
+            && previous.written_sha256 == digest(self.original.as_deref().unwrap_or_default())
+        {
+            self.original = previous.original;
+            self.original_mode = previous.original_mode;
+            self.replaced = previous.replaced;
         }
         create_private_dir(dir)?;
         let json = serde_json::to_string_pretty(&self).expect("a record serializes");

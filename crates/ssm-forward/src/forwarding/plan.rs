@@ -1,6 +1,7 @@
 //! From the command line or the configuration file to a list of planned
 //! forwards: names, targets (still to be resolved), addresses, AWS
-//! settings. Pure functions; nothing is bound or called here.
+//! settings, and the `eks connect` settings of forwards that write a
+//! kubeconfig context. Pure functions; nothing is bound or called here.
 
 use std::net::SocketAddr;
 
@@ -9,6 +10,7 @@ use ssm_client::AwsOptions;
 use crate::cli::RunArgs;
 use crate::commands::forward;
 use crate::config_file::NamedForward;
+use crate::eks::connect_plan::ConnectSpec;
 use crate::errors::Fatal;
 use crate::targets::TargetSelector;
 
@@ -127,6 +129,34 @@ pub fn from_config(forwards: Vec<NamedForward>, run: &RunArgs) -> Vec<Planned> {
         .collect()
 }
 
+/// The `eks connect` settings of the configuration-file forwards with
+/// `kubeconfig`, by index: `planned` is what [`from_config`] made of the
+/// same `forwards` (so the command line's AWS overrides apply).
+pub fn connect_specs(forwards: &[NamedForward], planned: &[Planned]) -> Vec<(usize, ConnectSpec)> {
+    forwards
+        .iter()
+        .zip(planned)
+        .enumerate()
+        .filter_map(|(index, (forward, planned))| {
+            let eks = forward.eks_context.as_ref()?;
+            let spec = ConnectSpec {
+                name: Some(planned.name.clone()),
+                cluster: eks.cluster.clone(),
+                context: eks.context.clone(),
+                kubeconfig: eks.kubeconfig_path.clone(),
+                bind: planned.bind.ip(),
+                local_port: eks.local_port,
+                via_proxy: eks.via_proxy.clone(),
+                use_context: eks.use_context,
+                cleanup: eks.cleanup,
+                aws: planned.aws.clone(),
+                reason: planned.reason.clone(),
+            };
+            Some((index, spec))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +249,33 @@ mod tests {
         assert_eq!(planned[0].aws.profile.as_deref(), Some("flag"));
         assert_eq!(planned[0].aws.region.as_deref(), Some("eu-west-1"));
         assert_eq!(planned[0].name, "db");
+    }
+
+    #[test]
+    fn kubeconfig_forwards_get_connect_settings_with_the_overrides() {
+        let forwards = crate::config_file::parse(
+            "[forwards.db]\ntarget = \"i-1\"\nremote_port = 5432\n\
+             [forwards.prod]\neks_cluster = \"prod\"\nkubeconfig = \"prod-ctx\"\n\
+             local_port = 0\nbind = \"0.0.0.0\"\nvia_proxy = \"10.0.0.9:3128\"\n\
+             cleanup = true\nprofile = \"file\"\n",
+            "f",
+        )
+        .unwrap();
+        let mut run = RunArgs::default();
+        run.aws.region = Some("eu-west-1".into());
+        let planned = from_config(forwards.clone(), &run);
+        let specs = connect_specs(&forwards, &planned);
+        assert_eq!(specs.len(), 1);
+        let (index, spec) = &specs[0];
+        assert_eq!(*index, 1);
+        assert_eq!(spec.name.as_deref(), Some("prod"));
+        assert_eq!(spec.context_name(), "prod-ctx");
+        assert_eq!(spec.local_port, Some(0));
+        assert_eq!(spec.bind, "0.0.0.0".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(spec.via_proxy, Some(("10.0.0.9".into(), 3128)));
+        assert!(spec.cleanup && !spec.use_context);
+        assert_eq!(spec.aws.profile.as_deref(), Some("file"));
+        assert_eq!(spec.aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(planned[1].remote(), "10.0.0.9:3128");
     }
 }

@@ -10,7 +10,7 @@ use crate::cli::AwsArgs;
 use crate::eks::cluster::{self, ClusterError};
 use crate::targets::{self, TargetSelector};
 
-use super::connect::cluster_failure;
+use crate::eks::connect_plan::cluster_failure;
 
 /// `ssm-forward eks list`.
 #[derive(Debug, Clone, clap::Args)]
