@@ -280,10 +280,11 @@ impl ClusterConfig {
             message,
         };
         if let Some(host) = &self.endpoint_host
-            && (host.is_empty() || host.contains(['/', ':', ' ']))
+            && !is_host_with_optional_port(host)
         {
             return Err(invalid(format!(
-                "endpoint_host {host:?} must be a bare host name (no scheme, port or path)"
+                "endpoint_host {host:?} must be a host name, optionally with :PORT for a \
+                 stand-in API server not on 443 (no scheme or path)"
             )));
         }
         if self.ca_pem.is_some() && self.ca_file.is_some() {
@@ -333,6 +334,13 @@ pub fn prepare_clusters(clusters: &mut [ClusterConfig]) -> Result<(), ClusterCon
 /// The built-in clusters: `demo`, whose nodes are in the built-in fleet.
 pub fn default_clusters() -> Vec<ClusterConfig> {
     vec![ClusterConfig::new("demo")]
+}
+
+/// `HOST` or `HOST:PORT`: real endpoints are bare hosts on 443; a port
+/// lets a test point the endpoint at a stand-in API server elsewhere.
+fn is_host_with_optional_port(text: &str) -> bool {
+    let (host, port) = text.split_once(':').unwrap_or((text, "443"));
+    !host.is_empty() && !host.contains(['/', ' ']) && port.parse::<u16>().is_ok_and(|p| p > 0)
 }
 
 /// EKS names: `^[0-9A-Za-z][A-Za-z0-9\-_]*`, 1 to 100 characters.
