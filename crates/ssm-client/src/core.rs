@@ -15,7 +15,7 @@ use ssm_proto::version::{PortMode, agent_honours_terminate_flag};
 use tracing::{debug, info, warn};
 
 use crate::config::ReceiveCaps;
-use crate::error::{EndReason, Error};
+use crate::error::{EndCause, EndReason, Error};
 use crate::stream::StreamHandle;
 
 /// Upload bytes pulled from smux ahead of the window, in chunks.
@@ -236,7 +236,7 @@ impl Core {
             match event {
                 SessionEvent::HandshakeComplete(info) => self.on_ready(info, now),
                 SessionEvent::HandshakeFailed(error) => {
-                    self.end(EndReason::Failed(Error::Handshake(error.to_string())))
+                    self.end(EndReason::Failed(Error::Handshake(error)))
                 }
                 SessionEvent::Flag(Flag::ConnectToPortError) => self.on_connect_error(),
                 SessionEvent::Flag(other) => debug!(?other, "ignoring flag from agent"),
@@ -261,7 +261,7 @@ impl Core {
             match ssm_mux::Session::new(ssm_mux::Role::Client, config, now) {
                 Ok(mux) => self.mux = Some(mux),
                 Err(error) => {
-                    return self.end(EndReason::Failed(Error::Handshake(error.to_string())));
+                    return self.end(EndReason::Failed(Error::Config(error)));
                 }
             }
         }
@@ -347,8 +347,8 @@ impl Core {
             }
         }
         if let Some(error) = dead {
-            self.end(EndReason::Failed(Error::SessionEnded(format!(
-                "smux session failed: {error}"
+            self.end(EndReason::Failed(Error::SessionEnded(EndCause::Smux(
+                error,
             ))));
         }
     }
@@ -411,11 +411,12 @@ impl Core {
 
     /// Opens an smux stream.
     fn open_mux_stream(&mut self) -> Result<StreamId, Error> {
-        let mux = self
-            .mux
-            .as_mut()
-            .ok_or_else(|| Error::SessionEnded("not in mux mode".into()))?;
-        let sid = mux.open().map_err(|e| Error::SessionEnded(e.to_string()))?;
+        let mux = self.mux.as_mut().ok_or(Error::SessionEnded(EndCause::Smux(
+            ssm_mux::SessionError::Closed,
+        )))?;
+        let sid = mux
+            .open()
+            .map_err(|e| Error::SessionEnded(EndCause::SmuxOpen(e)))?;
         self.add_stream(sid.0);
         Ok(sid)
     }

@@ -343,7 +343,11 @@ impl Driver {
                 self.link = Some(link);
                 Ok(true)
             }
-            Err(error) => Err(crate::api::ApiError::Transient(error.to_string())),
+            Err(error) => Err(crate::api::ApiError::new(
+                crate::api::ApiErrorKind::Network,
+                error.to_string(),
+            )
+            .with_source(error)),
         }
     }
 

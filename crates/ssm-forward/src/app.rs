@@ -117,7 +117,7 @@ impl Clients {
                 "no AWS region: pass --region, set AWS_REGION, or set region in your profile{hint}"
             )));
         }
-        let api = Arc::new(AwsSessionApi::new(&config));
+        let api = Arc::new(AwsSessionApi::with_options(&config, options));
         self.loaded.push((options.clone(), api.clone()));
         Ok(api)
     }
