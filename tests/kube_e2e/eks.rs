@@ -154,10 +154,10 @@ impl EksLab {
         let next = format!("kubectl --context {CONTEXT} get nodes");
         let deadline = Instant::now() + STEP;
         let ready = loop {
-            if let Some(ready) = read_json(&ready_file) {
-                if process.stdout().contains(&next) {
-                    break ready;
-                }
+            if let Some(ready) = read_json(&ready_file)
+                && process.stdout().contains(&next)
+            {
+                break ready;
             }
             if let Some(status) = process.exited() {
                 panic!(

@@ -7,7 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use thiserror::Error;
+mod error;
+
+pub use self::error::{ApiError, ApiErrorKind};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -71,33 +73,6 @@ impl fmt::Debug for StartedSession {
             .field("token_value", &"<redacted>")
             .field("stream_url", &self.stream_url)
             .finish()
-    }
-}
-
-/// An SSM API failure, classified by what the caller should do.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum ApiError {
-    /// The target is not connected to SSM (agent offline, wrong id or
-    /// region). Check the instance and its SSM agent.
-    #[error("target not connected: {0}")]
-    TargetNotConnected(String),
-    /// Not allowed (AccessDenied, expired or missing credentials). Fix
-    /// the credentials or IAM policy; `aws sso login` for SSO.
-    #[error("not authorized: {0}")]
-    Auth(String),
-    /// The request is wrong (bad document, parameters, unknown session).
-    #[error("invalid request: {0}")]
-    Invalid(String),
-    /// Network trouble, throttling or a service error: retry later.
-    #[error("temporary failure: {0}")]
-    Transient(String),
-}
-
-impl ApiError {
-    /// True when retrying the same call later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_))
     }
 }
 

@@ -1,12 +1,19 @@
 //! [`SessionApi`] on aws-sdk-ssm, and SDK configuration loading with the
 //! ring TLS provider (no aws-lc-sys build, one crypto provider).
 
+mod classify;
+
 use aws_config::BehaviorVersion;
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::api::{ApiError, BoxFuture, SessionApi, StartSessionRequest, StartedSession};
+use crate::api::{
+    ApiError, ApiErrorKind, BoxFuture, SessionApi, StartSessionRequest, StartedSession,
+};
+
+pub use self::classify::classify_sdk_error;
 
 /// Where and as whom to call AWS; every field is optional and falls back
 /// to the usual chain (environment, profiles, SSO, IMDS).
@@ -63,28 +70,58 @@ pub fn simulator_sdk_config(endpoint_url: &str) -> aws_config::SdkConfig {
         .build()
 }
 
+impl AwsOptions {
+    /// The profile the SDK uses: `profile`, else `AWS_PROFILE`, else none
+    /// named (the SDK then uses `default`).
+    pub fn effective_profile(&self) -> Option<String> {
+        self.profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok())
+            .filter(|profile| !profile.is_empty())
+    }
+}
+
 /// [`SessionApi`] backed by an `aws_sdk_ssm::Client`.
 #[derive(Debug, Clone)]
 pub struct AwsSessionApi {
     client: aws_sdk_ssm::Client,
+    profile: Option<String>,
 }
 
 impl AwsSessionApi {
     /// Uses the caller's SDK configuration (credentials, region, endpoint).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self::from_client(aws_sdk_ssm::Client::new(config))
+    }
+
+    /// Uses `config`, loaded from `options`: errors then name the profile
+    /// in [`ApiErrorKind::SsoExpired`].
+    pub fn with_options(config: &aws_config::SdkConfig, options: &AwsOptions) -> Self {
         Self {
-            client: aws_sdk_ssm::Client::new(config),
+            profile: options.effective_profile(),
+            ..Self::new(config)
         }
     }
 
     /// Wraps an existing client.
     pub fn from_client(client: aws_sdk_ssm::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            profile: None,
+        }
     }
 
     /// The underlying client (for DescribeInstanceInformation and friends).
     pub fn client(&self) -> &aws_sdk_ssm::Client {
         &self.client
+    }
+
+    /// Sorts a failed call ([`classify_sdk_error`], naming the profile).
+    pub fn classify<E>(&self, error: SdkError<E, HttpResponse>) -> ApiError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        classify::classify_for_profile(error, self.profile.as_deref())
     }
 }
 
@@ -103,15 +140,16 @@ impl SessionApi for AwsSessionApi {
                 .set_reason(request.reason)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(|error| self.classify(error))?;
             match (output.session_id, output.token_value, output.stream_url) {
                 (Some(session_id), Some(token_value), Some(stream_url)) => Ok(StartedSession {
                     session_id,
                     token_value,
                     stream_url,
                 }),
-                _ => Err(ApiError::Invalid(
-                    "StartSession returned an incomplete response".into(),
+                _ => Err(ApiError::new(
+                    ApiErrorKind::Service,
+                    "StartSession returned an incomplete response",
                 )),
             }
         })
@@ -128,7 +166,7 @@ impl SessionApi for AwsSessionApi {
                 .session_id(session_id)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(|error| self.classify(error))?;
             Ok(output.token_value.filter(|token| !token.is_empty()))
         })
     }
@@ -140,74 +178,8 @@ impl SessionApi for AwsSessionApi {
                 .session_id(session_id)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(|error| self.classify(error))?;
             Ok(())
         })
-    }
-}
-
-/// Sorts an SDK error into what the caller should do about it.
-fn classify<E, R>(error: SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    let text = DisplayErrorContext(&error).to_string();
-    match &error {
-        SdkError::ServiceError(service) => {
-            classify_code(service.err().code().unwrap_or_default(), text)
-        }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            if mentions_credentials(&text) {
-                ApiError::Auth(text)
-            } else {
-                ApiError::Transient(text)
-            }
-        }
-        _ if mentions_credentials(&text) => ApiError::Auth(text),
-        _ => ApiError::Invalid(text),
-    }
-}
-
-fn classify_code(code: &str, text: String) -> ApiError {
-    match code {
-        "TargetNotConnected" | "InvalidTarget" => ApiError::TargetNotConnected(text),
-        "AccessDeniedException"
-        | "AccessDenied"
-        | "ExpiredTokenException"
-        | "UnrecognizedClientException"
-        | "InvalidClientTokenId"
-        | "InvalidSignatureException" => ApiError::Auth(text),
-        "ThrottlingException" | "InternalServerError" | "ServiceUnavailable" | "RequestTimeout" => {
-            ApiError::Transient(text)
-        }
-        _ => ApiError::Invalid(text),
-    }
-}
-
-fn mentions_credentials(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("credential") || lower.contains("sso") || lower.contains("token has expired")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_map_to_actions() {
-        assert!(matches!(
-            classify_code("TargetNotConnected", String::new()),
-            ApiError::TargetNotConnected(_)
-        ));
-        assert!(matches!(
-            classify_code("AccessDeniedException", String::new()),
-            ApiError::Auth(_)
-        ));
-        assert!(classify_code("ThrottlingException", String::new()).is_transient());
-        assert!(matches!(
-            classify_code("InvalidDocument", String::new()),
-            ApiError::Invalid(_)
-        ));
     }
 }

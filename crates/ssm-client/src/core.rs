@@ -339,7 +339,7 @@ impl Core {
             match event {
                 SessionEvent::HandshakeComplete(info) => self.on_ready(info, now),
                 SessionEvent::HandshakeFailed(error) => {
-                    self.end(EndReason::Failed(Error::Handshake(error.to_string())))
+                    self.end(EndReason::Failed(Error::Handshake(error)))
                 }
                 SessionEvent::Flag(Flag::ConnectToPortError) => self.on_connect_error(),
                 SessionEvent::Flag(other) => debug!(?other, "ignoring flag from agent"),
@@ -364,7 +364,7 @@ impl Core {
             match ssm_mux::Session::new(ssm_mux::Role::Client, config, now) {
                 Ok(mux) => self.mux = Some(mux),
                 Err(error) => {
-                    return self.end(EndReason::Failed(Error::Handshake(error.to_string())));
+                    return self.end(EndReason::Failed(Error::Config(error)));
                 }
             }
         }

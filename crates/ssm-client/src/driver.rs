@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
-use crate::api::{ApiError, SessionApi};
+use crate::api::{ApiError, ApiErrorKind, SessionApi};
 use crate::config::ClientConfig;
 use crate::core::Action;
 use crate::error::{EndReason, Error};
@@ -232,7 +232,9 @@ impl Driver {
             };
             match Link::open(&url, &token, &client_id, &config).await {
                 Ok(link) => Ok(Some(link)),
-                Err(error) => Err(ApiError::Transient(error.to_string())),
+                Err(error) => {
+                    Err(ApiError::new(ApiErrorKind::Network, error.to_string()).with_source(error))
+                }
             }
         })
     }

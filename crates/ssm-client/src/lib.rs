@@ -51,14 +51,17 @@ mod stream;
 #[cfg(feature = "net")]
 mod transport;
 
-pub use api::{ApiError, SessionApi, StartSessionRequest, StartedSession};
+pub use api::{ApiError, ApiErrorKind, SessionApi, StartSessionRequest, StartedSession};
 #[cfg(feature = "aws")]
-pub use aws::{AwsOptions, AwsSessionApi, https_client, load_sdk_config, simulator_sdk_config};
+pub use aws::{
+    AwsOptions, AwsSessionApi, classify_sdk_error, https_client, load_sdk_config,
+    simulator_sdk_config,
+};
 pub use config::ClientConfig;
-pub use error::{EndReason, Error};
+pub use error::{ConnectError, EndCause, EndReason, Error, ErrorSource, ProxyError};
 #[cfg(feature = "net")]
 pub use session::Session;
-pub use ssm_proto::session::SessionInfo;
+pub use ssm_proto::session::{HandshakeError, SessionInfo};
 pub use ssm_proto::version::PortMode;
 pub use stats::{LinkStatus, SessionStats};
 pub use stream::Stream;

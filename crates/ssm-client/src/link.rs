@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::debug;
 
 use crate::config::{ClientConfig, WRITER_QUEUE};
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 use crate::transport::{self, WsStream};
 
 /// What the writer task sends.
@@ -56,7 +56,7 @@ impl Link {
         writer
             .send(WsOut::Text(open.to_json()))
             .await
-            .map_err(|_| Error::Connect("socket closed before OpenDataChannel".into()))?;
+            .map_err(|_| Error::Connect(ConnectError::Closed))?;
         debug!(request_id = %open.request_id, "sent OpenDataChannel");
         Ok(Self {
             writer,

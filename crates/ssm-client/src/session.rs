@@ -12,7 +12,7 @@ use crate::api::{SessionApi, StartSessionRequest, StartedSession};
 use crate::config::ClientConfig;
 use crate::core::{Core, Status};
 use crate::driver::Driver;
-use crate::error::{EndReason, Error};
+use crate::error::{EndCause, EndReason, Error};
 use crate::inner::{Command, HandleGuard, Inner};
 use crate::link::Link;
 use crate::stats::{LinkStatus, SessionStats};
@@ -102,7 +102,7 @@ impl Session {
         let error = match ready {
             Ok(Status::Ready(_)) => return Ok(session),
             Ok(Status::Ended(reason)) => reason.to_error(),
-            _ => Error::SessionEnded("the session driver stopped".into()),
+            _ => Error::SessionEnded(EndCause::DriverStopped),
         };
         // Let the driver finish its cleanup (TerminateSession after a failed
         // handshake) before the caller hears of the failure.
@@ -192,8 +192,8 @@ async fn open_first_link(
     loop {
         match Link::open(&started.stream_url, &started.token_value, client_id, config).await {
             Ok(link) => return Ok(link),
-            Err(Error::Connect(text)) if attempt + 1 < FIRST_CONNECT_ATTEMPTS => {
-                warn!(%text, "could not open the data channel; retrying");
+            Err(Error::Connect(error)) if attempt + 1 < FIRST_CONNECT_ATTEMPTS => {
+                warn!(%error, "could not open the data channel; retrying");
                 attempt += 1;
                 tokio::time::sleep(config.reconnect_initial * (1 << attempt)).await;
             }

@@ -7,17 +7,19 @@
 //! honoured for `wss://` URLs through an HTTP CONNECT tunnel; proxy
 //! authentication is not supported.
 
+use std::io;
 use std::net::IpAddr;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::debug;
 
-use crate::error::Error;
+use crate::error::{ConnectError, Error, ErrorSource, ProxyError};
 
 /// The socket type of a data channel.
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -62,7 +64,7 @@ pub(crate) async fn connect(url: &str, allow_insecure_ws: bool) -> Result<WsStre
         .max_frame_size(Some(MAX_WS_MESSAGE));
     let request = url
         .into_client_request()
-        .map_err(|e| Error::Connect(e.to_string()))?;
+        .map_err(|e| Error::InsecureUrl(format!("not a valid URL: {e}")))?;
     let host = uri.host().unwrap_or_default().to_owned();
     let default_port = if uri.scheme_str() == Some("wss") {
         443
@@ -74,18 +76,73 @@ pub(crate) async fn connect(url: &str, allow_insecure_ws: bool) -> Result<WsStre
         .then(|| proxy_for(&host))
         .flatten();
     let stream = match proxy {
-        Some(proxy) => tunnel(&proxy, &host, port).await?,
-        None => TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+        Some(proxy) => tunnel(&proxy, &host, port)
             .await
-            .map_err(|e| Error::Connect(format!("{host}:{port}: {e}")))?,
+            .map_err(ConnectError::Proxy)?,
+        None => dial(&host, port).await?,
     };
     let _ = stream.set_nodelay(true);
     let (ws, response) =
         tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), None)
             .await
-            .map_err(|e| Error::Connect(e.to_string()))?;
+            .map_err(|error| upgrade_failure(error, &host))?;
     debug!(status = %response.status(), "data channel socket open");
     Ok(ws)
+}
+
+/// Resolves `host` and connects to the first of its addresses that
+/// answers, telling a name that does not resolve from a refused connect.
+async fn dial(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let dns_failure = |cause: io::Error| ConnectError::Dns {
+        host: host.to_owned(),
+        cause: ErrorSource::new(cause),
+    };
+    let addrs = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(dns_failure)?;
+    let mut last_failure = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(cause) => last_failure = Some((addr, cause)),
+        }
+    }
+    let (addr, cause) = last_failure.ok_or_else(|| {
+        dns_failure(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the name has no addresses",
+        ))
+    })?;
+    Err(ConnectError::Tcp {
+        addr: addr.to_string(),
+        cause: ErrorSource::new(cause),
+    })
+}
+
+/// Sorts a failed TLS + WebSocket handshake by the step that failed.
+fn upgrade_failure(error: WsError, host: &str) -> ConnectError {
+    let tls = |cause: ErrorSource| ConnectError::Tls {
+        host: host.to_owned(),
+        cause,
+    };
+    match error {
+        WsError::Http(response) => ConnectError::Upgrade {
+            status: response.status().as_u16(),
+        },
+        WsError::Tls(_) => tls(ErrorSource::new(error)),
+        // tokio-rustls reports TLS failures as io::Errors around a rustls::Error.
+        WsError::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            tls(ErrorSource::new(io))
+        }
+        other => ConnectError::WebSocket {
+            cause: ErrorSource::new(other),
+        },
+    }
 }
 
 /// The proxy to use for `host`, from HTTPS_PROXY and NO_PROXY.
@@ -109,52 +166,59 @@ fn proxy_for(host: &str) -> Option<String> {
 }
 
 /// Opens a TCP tunnel to `host:port` through an HTTP proxy (CONNECT).
-async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, Error> {
+async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, ProxyError> {
     let proxy_uri: Uri = proxy
         .parse()
-        .map_err(|_| Error::Connect(format!("bad proxy URL {proxy}")))?;
+        .map_err(|_| ProxyError::BadUrl(proxy.to_owned()))?;
     let proxy_host = proxy_uri.host().unwrap_or_default();
     let proxy_port = proxy_uri.port_u16().unwrap_or(80);
     let mut stream = TcpStream::connect((proxy_host, proxy_port))
         .await
-        .map_err(|e| Error::Connect(format!("proxy {proxy_host}:{proxy_port}: {e}")))?;
+        .map_err(|cause| ProxyError::Unreachable {
+            proxy: format!("{proxy_host}:{proxy_port}"),
+            cause: ErrorSource::new(cause),
+        })?;
+    let io_failure = |cause: io::Error| ProxyError::Io {
+        cause: ErrorSource::new(cause),
+    };
     let request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
-        .map_err(|e| Error::Connect(e.to_string()))?;
+        .map_err(io_failure)?;
     let mut reader = BufReader::new(&mut stream);
-    let mut status = String::new();
+    let mut status_line = String::new();
     reader
-        .read_line(&mut status)
+        .read_line(&mut status_line)
         .await
-        .map_err(|e| Error::Connect(e.to_string()))?;
-    if !status
-        .split_whitespace()
-        .nth(1)
-        .is_some_and(|code| code.starts_with('2'))
-    {
-        return Err(Error::Connect(format!(
-            "proxy refused CONNECT: {}",
-            status.trim()
-        )));
+        .map_err(io_failure)?;
+    let status = connect_status(&status_line)?;
+    if !(200..300).contains(&status) {
+        return Err(ProxyError::Refused { status });
     }
     loop {
         let mut line = String::new();
-        let read = reader
-            .read_line(&mut line)
-            .await
-            .map_err(|e| Error::Connect(e.to_string()))?;
+        let read = reader.read_line(&mut line).await.map_err(io_failure)?;
         if read == 0 || line == "\r\n" || line == "\n" {
             break;
         }
     }
     if !reader.buffer().is_empty() {
-        return Err(Error::Connect(
-            "proxy sent data before the tunnel was up".into(),
+        return Err(ProxyError::BadAnswer(
+            "data before the tunnel was up".into(),
         ));
     }
     Ok(stream)
+}
+
+/// The status code of the proxy's answer to CONNECT.
+fn connect_status(status_line: &str) -> Result<u16, ProxyError> {
+    let mut words = status_line.split_whitespace();
+    let code = match (words.next(), words.next()) {
+        (Some(version), Some(code)) if version.starts_with("HTTP/") => code.parse().ok(),
+        _ => None,
+    };
+    code.ok_or_else(|| ProxyError::BadAnswer(format!("{:?}", status_line.trim_end())))
 }
 
 #[cfg(test)]
@@ -200,7 +264,11 @@ mod tests {
         stream.read_exact(&mut reply).await.unwrap();
         assert_eq!(&reply, b"through the proxy");
         let refused = tunnel(&format!("http://{proxy}"), "10.9.9.9", 443).await;
-        assert!(matches!(refused, Err(Error::Connect(text)) if text.contains("502")));
+        assert_eq!(refused.unwrap_err(), ProxyError::Refused { status: 502 });
+        assert!(matches!(
+            connect_status("SSH-2.0-OpenSSH_9.6\r\n"),
+            Err(ProxyError::BadAnswer(_))
+        ));
     }
 
     /// A TLS listener on loopback whose certificate no public root signed.
@@ -234,10 +302,45 @@ mod tests {
         let error = connect(&url, false)
             .await
             .expect_err("untrusted certificate");
-        let Error::Connect(text) = error else {
-            panic!("not a connect error: {error:?}");
-        };
+        assert!(
+            matches!(&error, Error::Connect(ConnectError::Tls { host, .. }) if host == "127.0.0.1"),
+            "not a TLS error: {error:?}"
+        );
+        let text = error.to_string();
         assert!(text.to_lowercase().contains("certificate"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn tells_a_refused_connect_from_a_refused_upgrade() {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let error = connect(&format!("ws://{addr}/x"), false)
+            .await
+            .expect_err("nothing listens");
+        assert!(
+            matches!(&error, Error::Connect(ConnectError::Tcp { addr: a, .. }) if *a == addr.to_string()),
+            "{error:?}"
+        );
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let refusal = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n";
+            let _ = socket.write_all(refusal).await;
+        });
+        let error = connect(&format!("ws://{addr}/x"), false)
+            .await
+            .expect_err("upgrade refused");
+        assert_eq!(
+            error,
+            Error::Connect(ConnectError::Upgrade { status: 403 }),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ssm_client::{ClientConfig, EndReason, Error, PortMode, Session, Stream};
+use ssm_client::{ClientConfig, EndCause, EndReason, Error, PortMode, Session, Stream};
 use ssm_sim::hostile::{self, FLOOD_FRAME_LEN, Hostile};
 use ssm_sim::{Injection, SessionStatus, SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -234,7 +234,7 @@ async fn smux_violation_ends_the_session(kind: Hostile, expected: &str) {
         .await
         .expect("session ends in time");
     let text = match &reason {
-        EndReason::Failed(Error::SessionEnded(text)) => text.clone(),
+        EndReason::Failed(Error::SessionEnded(cause @ EndCause::Smux(_))) => cause.to_string(),
         other => panic!("{kind}: unexpected end {other:?}"),
     };
     assert_eq!(text, format!("smux session failed: {expected}"), "{kind}");

@@ -44,7 +44,7 @@ impl AwsContext {
         if config.region().is_none() {
             return Err(no_region(options));
         }
-        let ssm = Arc::new(AwsSessionApi::new(&config));
+        let ssm = Arc::new(AwsSessionApi::with_options(&config, options));
         self.loaded.push(Loaded {
             options: options.clone(),
             config,

@@ -3,6 +3,7 @@
 //! tokens, the dry run, and the errors a user meets first. The full
 //! journey with real kubectl is tests/kube_e2e (eks_steps.rs).
 
+#[allow(unused_imports)]
 mod common;
 
 use common::{Scratch, aws_flags, run_to_end, sim, ssm_forward};

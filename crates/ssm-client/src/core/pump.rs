@@ -8,7 +8,7 @@ use ssm_proto::version::PortMode;
 use tracing::{debug, warn};
 
 use super::{Core, wake};
-use crate::error::{EndReason, Error};
+use crate::error::{EndCause, EndReason, Error};
 
 /// Upload bytes pulled from smux ahead of the window, in chunks.
 const UPLOAD_LOOKAHEAD_CHUNKS: usize = 8;
@@ -85,8 +85,8 @@ impl Core {
             }
         }
         if let Some(error) = dead {
-            self.end(EndReason::Failed(Error::SessionEnded(format!(
-                "smux session failed: {error}"
+            self.end(EndReason::Failed(Error::SessionEnded(EndCause::Smux(
+                error,
             ))));
         }
     }

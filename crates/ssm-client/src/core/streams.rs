@@ -11,7 +11,7 @@ use ssm_proto::version::PortMode;
 use tracing::debug;
 
 use super::{Core, StreamSlot, wake};
-use crate::error::Error;
+use crate::error::{EndCause, Error};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -166,11 +166,12 @@ impl Core {
 
     /// Opens an smux stream.
     fn open_mux_stream(&mut self) -> Result<StreamId, Error> {
-        let mux = self
-            .mux
-            .as_mut()
-            .ok_or_else(|| Error::SessionEnded("not in mux mode".into()))?;
-        let sid = mux.open().map_err(|e| Error::SessionEnded(e.to_string()))?;
+        let mux = self.mux.as_mut().ok_or(Error::SessionEnded(EndCause::Smux(
+            ssm_mux::SessionError::Closed,
+        )))?;
+        let sid = mux
+            .open()
+            .map_err(|e| Error::SessionEnded(EndCause::SmuxOpen(e)))?;
         self.add_stream(sid.0);
         Ok(sid)
     }

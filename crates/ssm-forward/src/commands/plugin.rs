@@ -25,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ssm_client::{
-    AwsOptions, AwsSessionApi, ClientConfig, EndReason, Error, PortMode, Session, SessionApi,
-    load_sdk_config,
+    AwsOptions, AwsSessionApi, ClientConfig, EndReason, Error, HandshakeError, PortMode, Session,
+    SessionApi, load_sdk_config,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
@@ -108,7 +108,8 @@ async fn start(invocation: Invocation) -> anyhow::Result<i32> {
         region: invocation.region,
         endpoint_url: invocation.endpoint_url,
     };
-    let api: Arc<dyn SessionApi> = Arc::new(AwsSessionApi::new(&load_sdk_config(&options).await));
+    let config = load_sdk_config(&options).await;
+    let api: Arc<dyn SessionApi> = Arc::new(AwsSessionApi::with_options(&config, &options));
     let attach = Session::attach(api.clone(), invocation.started, ClientConfig::default());
     let session = tokio::select! {
         attached = attach => match attached {
@@ -155,8 +156,8 @@ async fn end_on_service(api: &dyn SessionApi, session_id: &str) {
 /// Why attaching failed, for the user; shell sessions get their own text.
 fn attach_failure(error: &Error) -> String {
     match error {
-        Error::Handshake(text) if text.contains("session type") => format!(
-            "Cannot perform start session: {text}.\nssm-forward's session-manager-plugin mode only runs \
+        Error::Handshake(shell @ HandshakeError::UnsupportedSessionType(_)) => format!(
+            "Cannot perform start session: {shell}.\nssm-forward's session-manager-plugin mode only runs \
              port-forwarding sessions (AWS-StartPortForwardingSession, \
              AWS-StartPortForwardingSessionToRemoteHost); use the official \
              session-manager-plugin for shell and command sessions."

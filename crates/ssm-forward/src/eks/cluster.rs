@@ -83,7 +83,7 @@ pub enum ClusterError {
         /// What went wrong, phrased for users.
         message: String,
         /// The classified error, for exit statuses and advice.
-        error: ssm_client::ApiError,
+        error: Box<ssm_client::ApiError>,
     },
 }
 
@@ -279,20 +279,15 @@ pub async fn list(client: &aws_sdk_eks::Client) -> Result<Vec<String>, ClusterEr
     Ok(names)
 }
 
-fn api_failure<E, R>(
-    operation: &'static str,
-    error: aws_sdk_eks::error::SdkError<E, R>,
-) -> ClusterError
+fn api_failure<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> ClusterError
 where
     E: aws_sdk_eks::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
-    let text = aws_sdk_eks::error::DisplayErrorContext(&error).to_string();
-    let error = ssm_client::ApiError::Invalid(text); // MERGE: replace with the typed classifier
+    let error = ssm_client::classify_sdk_error(error);
     ClusterError::Api {
         operation,
         message: error.to_string(),
-        error,
+        error: Box::new(error),
     }
 }
 

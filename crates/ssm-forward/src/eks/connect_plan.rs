@@ -12,7 +12,6 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use ssm_client::AwsOptions;
 
 use super::cluster::{self, ClusterError, ClusterInfo};
@@ -356,7 +355,7 @@ mod tests {
     use super::*;
 
     fn cluster() -> ClusterInfo {
-        crate::eks::cluster::sample("ABC.gr7.eu-west-1.eks.amazonaws.com")
+        cluster::sample("ABC.gr7.eu-west-1.eks.amazonaws.com")
     }
 
     fn token() -> TokenCommand {

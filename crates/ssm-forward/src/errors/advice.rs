@@ -1,6 +1,6 @@
-//! Error messages that tell users what to do.
+//! Error messages that tell users what to do, chosen by the error's kind.
 
-use ssm_client::{ApiError, Error};
+use ssm_client::{ApiError, ApiErrorKind, Error};
 
 /// What a failure means for the user (and for the exit status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,93 +26,83 @@ impl FailureKind {
 /// Sorts a library error by what the user has to do about it.
 pub fn kind(error: &Error) -> FailureKind {
     match error {
-        Error::Api(ApiError::TargetNotConnected(_)) => FailureKind::Target,
-        Error::Api(ApiError::Auth(_)) => FailureKind::Access,
-        Error::Api(ApiError::Invalid(_)) | Error::Handshake(_) | Error::InsecureUrl(_) => {
-            FailureKind::Invalid
-        }
+        Error::Api(api) => api_kind(api.kind()),
+        Error::Handshake(_) | Error::InsecureUrl(_) | Error::Config(_) => FailureKind::Invalid,
         _ => FailureKind::Transient,
     }
 }
 
+fn api_kind(kind: &ApiErrorKind) -> FailureKind {
+    match kind {
+        ApiErrorKind::TargetNotConnected => FailureKind::Target,
+        kind if kind.is_auth() => FailureKind::Access,
+        kind if kind.is_transient() => FailureKind::Transient,
+        _ => FailureKind::Invalid,
+    }
+}
+
+/// What StartSession and its follow-ups need.
+const SESSION_NEEDS: &str = "your IAM identity needs ssm:StartSession on the document and \
+     instance, plus ssm:ResumeSession and ssm:TerminateSession";
+
+/// What target discovery needs.
+const LOOKUP_NEEDS: &str = "your IAM identity needs ssm:DescribeInstanceInformation to find \
+     instances by tag (or give an instance id to --target)";
+
 /// Phrases a library error for a person at a terminal.
 pub fn explain(error: &Error) -> String {
-    match error {
-        Error::Api(ApiError::TargetNotConnected(_)) => {
+    let Error::Api(api) = error else {
+        return error.to_string();
+    };
+    match api.kind() {
+        ApiErrorKind::TargetNotConnected => {
             "the target is not connected to Session Manager: check the instance id and region, \
              that the instance is running, and that its SSM agent is online"
                 .into()
         }
-        Error::Api(ApiError::Auth(text)) => explain_auth(
-            text,
-            "your IAM identity needs ssm:StartSession on the document and instance, \
-             plus ssm:ResumeSession and ssm:TerminateSession",
-        ),
-        Error::Api(ApiError::Invalid(text)) => {
-            format!("the request was refused: {}", concise(text))
+        kind if kind.is_transient() => {
+            format!("AWS could not be reached (will retry): {}", detail(api))
         }
-        Error::Api(ApiError::Transient(text)) => {
-            format!("AWS could not be reached (will retry): {}", concise(text))
-        }
-        other => other.to_string(),
+        _ => explain_api(api, SESSION_NEEDS),
     }
 }
 
 /// Phrases a failed DescribeInstanceInformation (target discovery).
 pub fn explain_lookup(error: &ApiError) -> String {
-    match error {
-        ApiError::Auth(text) => explain_auth(
-            text,
-            "your IAM identity needs ssm:DescribeInstanceInformation to find instances by tag \
-             (or give an instance id to --target)",
-        ),
-        ApiError::Transient(text) => format!("AWS could not be reached: {}", concise(text)),
-        other => format!("the request was refused: {}", concise(&other.to_string())),
-    }
-}
-
-/// Missing or expired credentials, or access denied (`needs` says which
-/// permissions).
-fn explain_auth(text: &str, needs: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let text = concise(text);
-    if mentions_sso(&lower) {
-        format!(
-            "your SSO session has expired or is missing: run `aws sso login` (with the same --profile) and try again ({text})"
-        )
-    } else if lower.contains("credential") && !lower.contains("accessdenied") {
-        format!(
-            "no usable AWS credentials: set a --profile, run `aws configure` or `aws sso login`, or export AWS_ACCESS_KEY_ID ({text})"
-        )
-    } else if lower.contains("expired") {
-        format!(
-            "your AWS credentials have expired: refresh them (e.g. `aws sso login`) and try again ({text})"
-        )
+    if error.is_transient() {
+        format!("AWS could not be reached: {}", detail(error))
     } else {
-        format!("access denied: {needs} ({text})")
+        explain_api(error, LOOKUP_NEEDS)
     }
 }
 
-/// "sso" as the start of a word (`/sso/cache`, `SsoTokenProvider`), not
-/// inside one (`association`).
-fn mentions_sso(lower: &str) -> bool {
-    lower
-        .match_indices("sso")
-        .any(|(at, _)| !lower[..at].ends_with(|c: char| c.is_ascii_alphabetic()))
+/// Credentials and permission problems, with what to do (`needs` says
+/// which permissions); anything else as refused.
+fn explain_api(error: &ApiError, needs: &str) -> String {
+    let text = detail(error);
+    match error.kind() {
+        ApiErrorKind::SsoExpired { .. } => format!(
+            "your SSO session has expired or is missing: run `aws sso login` (with the same --profile) and try again ({text})"
+        ),
+        ApiErrorKind::NoCredentials | ApiErrorKind::InvalidCredentials => format!(
+            "no usable AWS credentials: set a --profile, run `aws configure` or `aws sso login`, or export AWS_ACCESS_KEY_ID ({text})"
+        ),
+        ApiErrorKind::CredentialsExpired => format!(
+            "your AWS credentials have expired: refresh them (e.g. `aws sso login`) and try again ({text})"
+        ),
+        ApiErrorKind::AccessDenied { .. } => format!("access denied: {needs} ({text})"),
+        _ => format!("the request was refused: {text}"),
+    }
 }
 
-/// An SDK error text without the Debug dump `DisplayErrorContext`
-/// appends (` (DispatchFailure(DispatchFailure { … }))`).
-pub fn concise(text: &str) -> &str {
-    const DUMPS: [&str; 5] = [
-        " (DispatchFailure(",
-        " (ServiceError(",
-        " (TimeoutError(",
-        " (ResponseError(",
-        " (ConstructionFailure(",
-    ];
-    let cut = DUMPS.iter().filter_map(|dump| text.rfind(dump)).min();
-    cut.map_or(text, |at| &text[..at]).trim_end()
+/// The AWS error code and message, without the kind's own words.
+fn detail(error: &ApiError) -> String {
+    match (error.code(), error.message()) {
+        (Some(code), "") => code.to_owned(),
+        (Some(code), message) => format!("{code}: {message}"),
+        (None, "") => error.kind().to_string(),
+        (None, message) => message.to_owned(),
+    }
 }
 
 /// The agent could not connect a forwarded connection to `remote`.
@@ -127,39 +117,85 @@ pub fn destination_failed(remote: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sdk_debug_dumps_are_cut() {
-        let text = "dispatch failure: other: no credentials found (DispatchFailure(DispatchFailure { source: X }))";
-        assert_eq!(
-            concise(text),
-            "dispatch failure: other: no credentials found"
-        );
-        assert_eq!(concise("plain"), "plain");
+    fn api(kind: ApiErrorKind, code: &str, message: &str) -> Error {
+        Error::Api(ApiError::new(kind, message).with_code(code))
     }
 
     #[test]
     fn auth_failures_say_what_to_do() {
-        let sso = explain(&Error::Api(ApiError::Auth(
-            "failed to read sso/cache/x.json".into(),
+        let sso = explain(&Error::Api(ApiError::new(
+            ApiErrorKind::SsoExpired { profile: None },
+            "the SSO token has expired and cannot be refreshed",
         )));
         assert!(sso.contains("aws sso login"), "{sso}");
-        assert!(!mentions_sso("associationstatus credential"));
-        let none = explain(&Error::Api(ApiError::Auth(
-            "no credentials found in chain".into(),
+        assert!(
+            sso.ends_with("(the SSO token has expired and cannot be refreshed)"),
+            "{sso}"
+        );
+        let none = explain(&Error::Api(ApiError::new(
+            ApiErrorKind::NoCredentials,
+            "no providers in chain provided credentials",
         )));
         assert!(none.starts_with("no usable AWS credentials"), "{none}");
-        let denied = explain(&Error::Api(ApiError::Auth(
-            "AccessDeniedException: no".into(),
-        )));
-        assert!(denied.contains("ssm:StartSession"), "{denied}");
-        let lookup = explain_lookup(&ApiError::Auth("AccessDeniedException: no".into()));
+        let message = "User: u is not authorized to perform: ssm:StartSession";
+        let denied = ApiError::new(ApiErrorKind::access_denied(message), message)
+            .with_code("AccessDeniedException");
+        let text = explain(&Error::Api(denied.clone()));
+        assert!(text.contains("ssm:ResumeSession"), "{text}");
+        assert!(text.contains("(AccessDeniedException: User: u"), "{text}");
+        assert_eq!(kind(&Error::Api(denied.clone())), FailureKind::Access);
+        let lookup = explain_lookup(&denied);
         assert!(
             lookup.contains("ssm:DescribeInstanceInformation"),
             "{lookup}"
         );
-        let expired = explain(&Error::Api(ApiError::Auth(
-            "ExpiredTokenException: The security token included in the request is expired".into(),
-        )));
+        let expired = explain(&api(
+            ApiErrorKind::CredentialsExpired,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        ));
         assert!(expired.contains("have expired"), "{expired}");
+    }
+
+    #[test]
+    fn the_kind_decides_not_the_text() {
+        // A message full of alarming words does not change the kind.
+        let misleading = api(
+            ApiErrorKind::InvalidRequest,
+            "InvalidDocument",
+            "the SSO credential document expired",
+        );
+        assert_eq!(kind(&misleading), FailureKind::Invalid);
+        assert_eq!(
+            explain(&misleading),
+            "the request was refused: InvalidDocument: the SSO credential document expired"
+        );
+        let throttled = api(
+            ApiErrorKind::Throttled,
+            "ThrottlingException",
+            "Rate exceeded",
+        );
+        assert_eq!(kind(&throttled), FailureKind::Transient);
+        assert_eq!(
+            explain(&throttled),
+            "AWS could not be reached (will retry): ThrottlingException: Rate exceeded"
+        );
+        let offline = api(
+            ApiErrorKind::TargetNotConnected,
+            "TargetNotConnected",
+            "i-1",
+        );
+        assert_eq!(kind(&offline), FailureKind::Target);
+    }
+
+    #[test]
+    fn client_errors_are_sorted_by_variant() {
+        let shell = Error::Handshake(ssm_client::HandshakeError::UnsupportedSessionType(
+            "Standard_Stream".into(),
+        ));
+        assert_eq!(kind(&shell), FailureKind::Invalid);
+        let dropped = Error::Connect(ssm_client::ConnectError::Closed);
+        assert_eq!(kind(&dropped), FailureKind::Transient);
+        assert_eq!(explain(&dropped), dropped.to_string());
     }
 }

@@ -13,7 +13,6 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::InstanceInformationStringFilter;
 use ssm_client::ApiError;
 use thiserror::Error;
@@ -275,7 +274,7 @@ async fn describe_all(
             .set_next_token(next_token)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(ssm_client::classify_sdk_error)?;
         candidates.extend(page.instance_information_list().iter().filter_map(|info| {
             Some(Candidate {
                 instance_id: info.instance_id()?.to_owned(),
@@ -293,38 +292,6 @@ async fn describe_all(
         if next_token.is_none() {
             return Ok(candidates);
         }
-    }
-}
-
-/// Sorts an SDK error the way `ssm_client` sorts StartSession errors.
-fn classify<E, R>(error: SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug,
-{
-    let text = DisplayErrorContext(&error).to_string();
-    let lower = text.to_ascii_lowercase();
-    let credentials = ["credential", "sso", "token has expired", "expired token"]
-        .iter()
-        .any(|needle| lower.contains(needle));
-    match &error {
-        SdkError::ServiceError(service) => match service.err().code().unwrap_or_default() {
-            "AccessDeniedException"
-            | "AccessDenied"
-            | "ExpiredTokenException"
-            | "UnrecognizedClientException"
-            | "InvalidClientTokenId"
-            | "InvalidSignatureException" => ApiError::Auth(text),
-            "ThrottlingException" | "InternalServerError" | "ServiceUnavailable" => {
-                ApiError::Transient(text)
-            }
-            _ => ApiError::Invalid(text),
-        },
-        _ if credentials => ApiError::Auth(text),
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            ApiError::Transient(text)
-        }
-        _ => ApiError::Invalid(text),
     }
 }
 

@@ -1,0 +1,96 @@
+//! Why the data-channel WebSocket could not be opened.
+
+use thiserror::Error;
+
+use super::ErrorSource;
+
+/// The data-channel WebSocket could not be opened, by the step that
+/// failed. All of these may pass on a later attempt except where the
+/// variant says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The gateway's host name did not resolve. Check DNS and the network.
+    #[error("could not resolve {host}: {cause}")]
+    Dns {
+        /// The host from the stream URL.
+        host: String,
+        /// The resolver's error (an `io::Error`).
+        cause: ErrorSource,
+    },
+    /// No TCP connection to the gateway (refused, unreachable, timed out).
+    /// Check the network and firewalls; retry later.
+    #[error("could not connect to {addr}: {cause}")]
+    Tcp {
+        /// `host:port` that was dialled.
+        addr: String,
+        /// The socket error (an `io::Error`).
+        cause: ErrorSource,
+    },
+    /// The TLS handshake failed (e.g. a certificate no trusted root signed,
+    /// as a TLS-intercepting proxy presents). Retrying will not help;
+    /// check the network path to the gateway.
+    #[error("TLS with {host} failed: {cause}")]
+    Tls {
+        /// The host whose certificate was checked.
+        host: String,
+        /// The TLS error (usually a `rustls::Error` inside an `io::Error`).
+        cause: ErrorSource,
+    },
+    /// The gateway answered the WebSocket upgrade with an HTTP status
+    /// instead of switching protocols (403 for a token it does not accept).
+    /// Start a new session if it persists.
+    #[error("the gateway refused the WebSocket upgrade with HTTP {status}")]
+    Upgrade {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The WebSocket handshake failed otherwise (the connection dropped, or
+    /// the answer was not a WebSocket handshake).
+    #[error("WebSocket handshake failed: {cause}")]
+    WebSocket {
+        /// tungstenite's error.
+        cause: ErrorSource,
+    },
+    /// The `HTTPS_PROXY` tunnel could not be set up. See [`ProxyError`].
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    /// The socket closed before OpenDataChannel could be sent.
+    #[error("the socket closed before OpenDataChannel was sent")]
+    Closed,
+}
+
+/// The HTTP CONNECT tunnel through `HTTPS_PROXY` could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// `HTTPS_PROXY` is not a URL. Fix the variable; retrying will not help.
+    #[error("HTTPS_PROXY {0:?} is not a valid proxy URL")]
+    BadUrl(String),
+    /// No TCP connection to the proxy. Check `HTTPS_PROXY` and the proxy.
+    #[error("could not connect to proxy {proxy}: {cause}")]
+    Unreachable {
+        /// `host:port` of the proxy.
+        proxy: String,
+        /// The socket error (an `io::Error`).
+        cause: ErrorSource,
+    },
+    /// The proxy answered CONNECT with a status other than 2xx (407 asks
+    /// for proxy authentication, which is not supported; 403 or 502 are
+    /// its policy or its own connect failing). Check the proxy or `NO_PROXY`.
+    #[error("proxy refused CONNECT with HTTP {status}")]
+    Refused {
+        /// The proxy's status code.
+        status: u16,
+    },
+    /// The proxy's answer was not an HTTP status line, or the proxy sent
+    /// data before the tunnel was up. Check that `HTTPS_PROXY` is an HTTP proxy.
+    #[error("unexpected answer from the proxy: {0}")]
+    BadAnswer(String),
+    /// Reading or writing the CONNECT exchange failed.
+    #[error("proxy connection failed: {cause}")]
+    Io {
+        /// The socket error (an `io::Error`).
+        cause: ErrorSource,
+    },
+}
