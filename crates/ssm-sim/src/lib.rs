@@ -31,6 +31,7 @@ pub mod fleet;
 mod form;
 pub mod gateway;
 pub mod hostile;
+mod instance;
 mod lifecycle;
 pub mod limits;
 pub mod messages;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::config::InstanceConfig;
+use crate::instance::InstanceConfig;
 
 /// The tag tying an instance to its EKS cluster, as EKS managed node
 /// groups set it.

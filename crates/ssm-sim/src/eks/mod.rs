@@ -10,7 +10,7 @@
 //! `[[clusters]]` of the configuration ([`ClusterConfig`]); nodes belong
 //! to a cluster through their `eks:cluster-name` tag.
 
-mod cluster;
+pub(crate) mod cluster;
 mod error;
 mod wire;
 
