@@ -105,8 +105,10 @@ async fn eks_connect_proxy_mode() {
         Duration::ZERO,
     );
     let what = format!("ssm-forward eks disconnect {CLUSTER} (while connected)");
-    let mut command = lab.ssm_forward(&["eks", "disconnect", CLUSTER]);
-    command.arg("--kubeconfig").arg(&kubeconfig);
+    let mut command = lab.with_aws(&lab.tools.ssm_forward);
+    command
+        .args(["eks", "disconnect", CLUSTER, "--kubeconfig"])
+        .arg(&kubeconfig);
     let outcome = run(&mut command, STEP).await;
     assert!(outcome.success(), "{what}\n{}", outcome.transcript());
     let after = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
