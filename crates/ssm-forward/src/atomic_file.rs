@@ -8,6 +8,30 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::Path;
 
+/// Mode of a new file that may hold credentials (kubeconfigs, records).
+pub const PRIVATE_MODE: u32 = 0o600;
+
+/// The permission bits of `path`, or `None` if it does not exist (where
+/// files have no mode bits, an existing file reports [`PRIVATE_MODE`]).
+pub fn file_mode(path: &Path) -> io::Result<Option<u32>> {
+    match fs::metadata(path) {
+        Ok(meta) => Ok(Some(permission_bits(&meta))),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(unix)]
+fn permission_bits(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn permission_bits(_meta: &fs::Metadata) -> u32 {
+    PRIVATE_MODE
+}
+
 /// Writes `contents` to a temporary file next to `path` with `mode`,
 /// flushes it to disk and renames it over `path`.
 pub fn write_atomically(path: &Path, contents: &str, mode: u32) -> io::Result<()> {

@@ -21,15 +21,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{PRIVATE_MODE, file_mode, write_atomically};
 
 use crate::kubeconfig::diff;
 pub use crate::kubeconfig::{
     Kubeconfig, KubeconfigError, ProxyChange, default_path, validate_proxy_url,
 };
-
-/// Mode of a kubeconfig this command creates.
-const NEW_FILE_MODE: u32 = 0o600;
 
 /// Arguments of `ssm-forward kubeconfig`.
 #[derive(Debug, Clone, clap::Args)]
@@ -130,7 +127,7 @@ impl Plan {
             .with_context(|| source.display().to_string())?;
         let change = extract.set_proxy_url(cluster, &args.proxy_url)?;
         Ok(Self {
-            mode: existing_mode(output)?.unwrap_or(NEW_FILE_MODE),
+            mode: existing_mode(output)?.unwrap_or(PRIVATE_MODE),
             target: output.to_owned(),
             config: extract,
             change,
@@ -155,7 +152,7 @@ impl Plan {
         let target = fs::canonicalize(source)
             .with_context(|| format!("cannot resolve {}", source.display()))?;
         Ok(Self {
-            mode: existing_mode(&target)?.unwrap_or(NEW_FILE_MODE),
+            mode: existing_mode(&target)?.unwrap_or(PRIVATE_MODE),
             target,
             config,
             change,
@@ -277,20 +274,5 @@ fn refuse_same_file(source: &Path, output: &Path) -> anyhow::Result<()> {
 
 /// The permission bits of `path`, or `None` if it does not exist.
 fn existing_mode(path: &Path) -> anyhow::Result<Option<u32>> {
-    match fs::metadata(path) {
-        Ok(meta) => Ok(Some(permission_bits(&meta))),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error).with_context(|| format!("cannot stat {}", path.display())),
-    }
-}
-
-#[cfg(unix)]
-fn permission_bits(meta: &fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o7777
-}
-
-#[cfg(not(unix))]
-fn permission_bits(_meta: &fs::Metadata) -> u32 {
-    NEW_FILE_MODE
+    file_mode(path).with_context(|| format!("cannot stat {}", path.display()))
 }

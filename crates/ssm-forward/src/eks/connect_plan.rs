@@ -126,7 +126,9 @@ impl ConnectPlan {
             Program::current().command,
             &cluster.name,
             &region,
-            profile_for_token(&spec.aws).as_deref(),
+            // The profile in effect here, passed explicitly so that
+            // kubectl's environment cannot pick another.
+            spec.aws.effective_profile().as_deref(),
         );
         let local_port = spec
             .local_port
@@ -217,17 +219,6 @@ impl ConnectPlan {
 }
 
 pub use super::context::default_context;
-
-/// The profile kubectl's token command must use: the one given, else the
-/// one in effect here (`AWS_PROFILE`), so kubectl's environment cannot
-/// pick another.
-fn profile_for_token(options: &AwsOptions) -> Option<String> {
-    options.profile.clone().or_else(|| {
-        std::env::var("AWS_PROFILE")
-            .ok()
-            .filter(|profile| !profile.is_empty())
-    })
-}
 
 /// The port in [`DEFAULT_PORTS`] derived from the cluster name (FNV-1a).
 pub fn derived_local_port(cluster: &str) -> u16 {

@@ -11,12 +11,9 @@ use thiserror::Error;
 
 use super::entries::{Entries, Replaced};
 use super::record::{self, Record, RecordError};
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{PRIVATE_MODE, write_atomically};
 use crate::kubeconfig::diff::unified;
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
-
-/// Mode of a kubeconfig this creates.
-const NEW_FILE_MODE: u32 = 0o600;
 
 /// Why the context could not be written.
 #[derive(Debug, Error)]
@@ -108,7 +105,7 @@ pub fn write(
             source,
         })?;
     let original_mode = record::current_mode(&path);
-    write_atomically(&path, &yaml, original_mode.unwrap_or(NEW_FILE_MODE)).map_err(|source| {
+    write_atomically(&path, &yaml, original_mode.unwrap_or(PRIVATE_MODE)).map_err(|source| {
         ContextError::Io {
             what: "cannot write",
             path: path.clone(),

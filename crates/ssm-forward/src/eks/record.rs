@@ -20,11 +20,11 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::entries::Replaced;
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{PRIVATE_MODE, file_mode, write_atomically};
 use crate::kubeconfig::{Kubeconfig, KubeconfigError};
 
 /// Mode of record files (they may hold credentials).
-const RECORD_MODE: u32 = 0o600;
+const RECORD_MODE: u32 = PRIVATE_MODE;
 
 /// One `eks connect`'s change to one kubeconfig.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,19 +260,9 @@ fn create_private_dir(dir: &Path) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// The permission bits of an existing file.
+/// The permission bits of an existing file (`None`: missing or unreadable).
 pub fn current_mode(path: &Path) -> Option<u32> {
-    let meta = fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        Some(meta.permissions().mode() & 0o7777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        None
-    }
+    file_mode(path).ok().flatten()
 }
 
 #[cfg(test)]
