@@ -18,7 +18,7 @@ use super::cluster::{self, ClusterError, ClusterInfo};
 use super::context::{self, Written};
 use super::entries::{Entries, Route, TokenCommand};
 use super::program::Program;
-use super::record::{self, Record};
+use super::record;
 use crate::aws_context::AwsContext;
 use crate::errors::{ExitStatus, Fatal};
 use crate::forwarding::{Hooks, plan::Planned};
@@ -201,18 +201,8 @@ impl ConnectPlan {
 
     /// Undoes the kubeconfig change (warnings when it cannot).
     pub fn undo(&self) {
-        let Some(state) = record::state_dir() else {
-            return;
-        };
-        let path = context::real_path(&self.kubeconfig);
-        match Record::find(&state, &path, &self.context) {
-            Ok((record_path, record)) => match record.undo() {
-                Ok(undone) => {
-                    let _ = std::fs::remove_file(record_path);
-                    output::context_removed(&self.context, &path, undone);
-                }
-                Err(error) => output::warning("eks_cleanup", &error.to_string()),
-            },
+        match record::disconnect(&self.kubeconfig, &self.context) {
+            Ok((path, undone)) => output::context_removed(&self.context, &path, undone),
             Err(error) => output::warning("eks_cleanup", &error.to_string()),
         }
     }

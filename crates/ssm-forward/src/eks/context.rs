@@ -78,11 +78,7 @@ pub fn kubeconfig_path(given: Option<&Path>) -> Result<PathBuf, ContextError> {
     .ok_or(ContextError::NoKubeconfig)
 }
 
-/// The file a kubeconfig path really is (symlinks followed), so that
-/// writing replaces the file and not the link.
-pub fn real_path(path: &Path) -> PathBuf {
-    fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
-}
+pub use super::record::real_path;
 
 /// Writes `entries` into the kubeconfig at `path` and saves the record.
 pub fn write(

@@ -61,6 +61,10 @@ pub enum RecordError {
         /// The kubeconfig asked for.
         kubeconfig: PathBuf,
     },
+    /// Neither `XDG_STATE_HOME` nor `HOME` (`LOCALAPPDATA` on Windows)
+    /// says where records are kept.
+    #[error("no state directory: set HOME (or XDG_STATE_HOME)")]
+    NoStateDir,
     /// The state directory or a file could not be read or written.
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -107,6 +111,28 @@ pub fn digest(text: &str) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// The file a kubeconfig path really is (symlinks followed), so that
+/// writing replaces the file and not the link.
+pub fn real_path(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// `eks disconnect` and `--cleanup`: undoes what `eks connect` recorded
+/// for `context` in `kubeconfig` and deletes the record. Returns the
+/// kubeconfig's real path and what was done.
+pub fn disconnect(kubeconfig: &Path, context: &str) -> Result<(PathBuf, Undone), RecordError> {
+    let state = state_dir().ok_or(RecordError::NoStateDir)?;
+    let kubeconfig = real_path(kubeconfig);
+    let (record_path, record) = Record::find(&state, &kubeconfig, context)?;
+    let undone = record.undo()?;
+    fs::remove_file(&record_path).map_err(|source| RecordError::Io {
+        what: "cannot remove the record",
+        path: record_path,
+        source,
+    })?;
+    Ok((kubeconfig, undone))
 }
 
 /// Where records are kept.

@@ -242,12 +242,6 @@ impl Kubeconfig {
             .collect()
     }
 
-    /// The entry `name` of `list` (`clusters`, `contexts` or `users`),
-    /// whole (`{name: …, cluster: …}`).
-    pub fn named_entry(&self, list: &str, name: &str) -> Option<&Value> {
-        self.entry(list, name)
-    }
-
     /// Puts `entry` (a whole list entry with its `name`) into `list`: in
     /// place of the entry of the same name, else at the end. Returns the
     /// entry it replaced.

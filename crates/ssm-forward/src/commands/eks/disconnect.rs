@@ -8,8 +8,8 @@
 
 use std::path::PathBuf;
 
-use crate::eks::context::{default_context, kubeconfig_path, real_path};
-use crate::eks::record::{self, Record, RecordError};
+use crate::eks::context::{default_context, kubeconfig_path};
+use crate::eks::record::{self, RecordError};
 use crate::errors::{ExitStatus, Fatal};
 use crate::output;
 
@@ -36,27 +36,14 @@ pub fn run(args: &Args, _json: bool) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_context(&args.cluster));
     let kubeconfig = kubeconfig_path(args.kubeconfig.as_deref())
         .map_err(|error| Fatal::usage(error.to_string()))?;
-    let kubeconfig = real_path(&kubeconfig);
-    let state = record::state_dir()
-        .ok_or_else(|| Fatal::usage("no state directory: set HOME (or XDG_STATE_HOME)"))?;
-    let (record_path, record) = Record::find(&state, &kubeconfig, &context).map_err(failure)?;
-    let undone = record.undo().map_err(failure)?;
-    std::fs::remove_file(&record_path).map_err(|error| {
-        Fatal::new(
-            ExitStatus::Runtime,
-            format!(
-                "cannot remove the record {}: {error}",
-                record_path.display()
-            ),
-        )
-    })?;
+    let (kubeconfig, undone) = record::disconnect(&kubeconfig, &context).map_err(failure)?;
     output::context_removed(&context, &kubeconfig, undone);
     Ok(())
 }
 
 fn failure(error: RecordError) -> Fatal {
     let status = match error {
-        RecordError::NotFound { .. } => ExitStatus::Usage,
+        RecordError::NotFound { .. } | RecordError::NoStateDir => ExitStatus::Usage,
         _ => ExitStatus::Runtime,
     };
     Fatal::new(status, error.to_string())
