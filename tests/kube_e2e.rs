@@ -23,19 +23,17 @@ mod eks_steps;
 
 use std::time::{Duration, Instant};
 
-use e2e::apiserver::LOG_INTERVAL;
+use e2e::follow;
 use e2e::kubeconfig;
 use e2e::lab::{API_HOST, Lab, STEP};
 use e2e::objects::{GIT_VERSION, PODS};
 use e2e::process::{Outcome, Running, report, run};
 use futures_util::future::join_all;
 use serde_json::Value;
-use ssm_sim::{EndCause, Injection, SessionStatus};
+use ssm_sim::{EndCause, SessionStatus};
 
 /// kubectl processes started at once.
 const PARALLEL: usize = 50;
-/// Log lines that must arrive after the WebSocket recycle.
-const LINES_AFTER_RECYCLE: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs privoxy, curl and kubectl; run by .ci/run"]
@@ -218,75 +216,17 @@ async fn follow_across_recycle(lab: &Lab, kubeconfig: &std::path::Path) {
     let started = Instant::now();
     let mut follow = Running::spawn(lab.kubectl(kubeconfig).args(["logs", "-f", PODS[0]]))
         .expect("spawn kubectl logs -f");
-    wait_lines(lab, &mut follow, 3).await;
     let session = &lab.forward.session_id;
-    let close = Injection::Close {
-        code: 1000,
-        reason: "Bye".into(),
-    };
-    assert!(
-        lab.sim.inject(session, close),
-        "session {session} is not live"
-    );
-    let summary = lab
-        .sim
-        .wait_for(session, STEP, |s| s.stats.reconnects() >= 1)
-        .await
-        .expect("session known");
-    assert!(
-        summary.stats.reconnects() >= 1 && summary.status == SessionStatus::Connected,
-        "no reconnect after the recycle: {summary:?}\n{}",
+    let recycled = follow::across_recycle(&lab.sim, session, PODS[0], &mut follow, &|| {
         lab.diagnostics()
-    );
-    let at_reconnect = line_count(&follow);
-    let total = wait_lines(lab, &mut follow, at_reconnect + LINES_AFTER_RECYCLE).await;
-    assert_consecutive(&follow.stdout());
+    })
+    .await;
     drop(follow);
     let result = format!(
-        "{total} lines in order, {} after the reconnect; session {session} reconnects {}",
-        total - at_reconnect,
-        summary.stats.reconnects()
+        "{} lines in order, {} after the reconnect; session {session} reconnects {}",
+        recycled.total, recycled.after, recycled.reconnects
     );
     report(&what, &result, started.elapsed());
-}
-
-fn line_count(follow: &Running) -> usize {
-    follow.stdout().lines().count()
-}
-
-/// Waits until the follower printed `lines` lines; returns the count.
-async fn wait_lines(lab: &Lab, follow: &mut Running, lines: usize) -> usize {
-    let deadline = Instant::now() + STEP;
-    loop {
-        let count = line_count(follow);
-        if count >= lines {
-            return count;
-        }
-        let exited = follow.exited();
-        assert!(
-            exited.is_none() && Instant::now() < deadline,
-            "kubectl logs -f: {count} of {lines} lines (exit: {exited:?})\n{}\n{}",
-            follow.transcript(),
-            lab.diagnostics()
-        );
-        tokio::time::sleep(LOG_INTERVAL / 4).await;
-    }
-}
-
-/// Lines are `N web-0 log line N` for N = 1, 2, 3, …
-fn assert_consecutive(stdout: &str) {
-    for (index, line) in stdout.lines().enumerate() {
-        let n = line
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<usize>().ok());
-        assert_eq!(
-            n,
-            Some(index + 1),
-            "line {} is {line:?}\n{stdout}",
-            index + 1
-        );
-    }
 }
 
 async fn parallel_kubectl(lab: &Lab, kubeconfig: &std::path::Path) {

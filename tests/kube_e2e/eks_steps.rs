@@ -7,12 +7,12 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
-use ssm_sim::{Injection, SessionStatus};
 
 use super::e2e::eks::{
     CLUSTER, CONTEXT, Connected, EKS_HOST, EksLab, Mode, PRIVOXY_HOST, STEP, existing_kubeconfig,
     token_for, with_static_token, written_server,
 };
+use super::e2e::follow;
 use super::e2e::objects::{GIT_VERSION, NAMESPACES, PODS};
 use super::e2e::process::{Outcome, Running, report, run};
 
@@ -204,62 +204,23 @@ async fn follow_across_recycle(lab: &EksLab, connected: &Connected) {
     let mut command = lab.kubectl(&kubeconfig);
     command.args(["--context", CONTEXT, "logs", "-f", PODS[0]]);
     let mut follow = Running::spawn(&mut command).expect("spawn kubectl logs -f");
-    wait_lines(lab, connected, &mut follow, 3).await;
-    let session = &connected.session_id;
-    let close = Injection::Close {
-        code: 1000,
-        reason: "Bye".into(),
-    };
-    assert!(
-        lab.sim.inject(session, close),
-        "session {session} is not live"
-    );
-    let summary = lab
-        .sim
-        .wait_for(session, STEP, |s| s.stats.reconnects() >= 1)
-        .await
-        .expect("session known");
-    assert!(
-        summary.stats.reconnects() >= 1 && summary.status == SessionStatus::Connected,
-        "no reconnect after the recycle: {summary:?}"
-    );
-    let at_reconnect = follow.stdout().lines().count();
-    let total = wait_lines(lab, connected, &mut follow, at_reconnect + 5).await;
-    let lines: Vec<String> = follow.stdout().lines().map(str::to_owned).collect();
-    for (index, line) in lines.iter().enumerate() {
-        let expected = format!("{} {} log line {}", index + 1, PODS[0], index + 1);
-        assert_eq!(line, &expected, "log lines out of order or lost");
-    }
+    let diagnostics = || lab.diagnostics(connected);
+    let recycled = follow::across_recycle(
+        &lab.sim,
+        &connected.session_id,
+        PODS[0],
+        &mut follow,
+        &diagnostics,
+    )
+    .await;
     report(
         &what,
         &format!(
-            "{total} lines in order, {} after the reconnect",
-            total - at_reconnect
+            "{} lines in order, {} after the reconnect",
+            recycled.total, recycled.after
         ),
         started.elapsed(),
     );
-}
-
-async fn wait_lines(
-    lab: &EksLab,
-    connected: &Connected,
-    follow: &mut Running,
-    lines: usize,
-) -> usize {
-    let deadline = Instant::now() + STEP;
-    loop {
-        let count = follow.stdout().lines().count();
-        if count >= lines {
-            return count;
-        }
-        assert!(
-            Instant::now() < deadline && follow.exited().is_none(),
-            "only {count} of {lines} log lines\n{}\n{}",
-            follow.transcript(),
-            lab.diagnostics(connected)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A token for another cluster and an expired one get 401, which kubectl

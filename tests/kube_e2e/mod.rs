@@ -5,6 +5,7 @@
 
 pub(crate) mod apiserver;
 pub(crate) mod eks;
+pub(crate) mod follow;
 pub(crate) mod forward;
 pub(crate) mod kubeconfig;
 pub(crate) mod lab;
