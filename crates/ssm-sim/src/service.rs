@@ -247,9 +247,14 @@ impl Service {
 
     /// Ends a session (idempotent; unknown ids succeed like AWS does).
     pub fn terminate_session(&self, session_id: &str) {
-        let agent = self
-            .registry
-            .with(session_id, |record| record.agent.clone());
+        // Like AWS, the session reads as Terminating as soon as the call
+        // returns; the agent task finishes the ending on its own time.
+        let agent = self.registry.with(session_id, |record| {
+            if record.status == SessionStatus::Connected {
+                record.status = SessionStatus::Terminating;
+            }
+            record.agent.clone()
+        });
         if let Some(agent) = agent {
             // The agent may already be gone; then the session is over anyway.
             let _ = agent.send(AgentInput::Terminate(EndCause::TerminateApi));
