@@ -1,6 +1,8 @@
 //! The AWS side every command shares: SDK configurations and SSM
 //! clients, loaded once per distinct set of options (profile, region,
 //! endpoint) and refused, with what to do, when no region is configured.
+//! An IAM Identity Center profile's session is checked first (and a
+//! login offered on a terminal): [`crate::sign_in::preflight`].
 
 use std::sync::Arc;
 
@@ -8,6 +10,7 @@ use aws_config::SdkConfig;
 use ssm_client::{AwsOptions, AwsSessionApi};
 
 use crate::errors::Fatal;
+use crate::sign_in::preflight::Prompting;
 
 /// One SDK configuration and SSM client per distinct set of AWS options.
 #[derive(Debug, Default)]
@@ -40,6 +43,7 @@ impl AwsContext {
         if let Some(index) = self.loaded.iter().position(|l| l.options == *options) {
             return Ok(&self.loaded[index]);
         }
+        crate::sign_in::preflight::ensure_signed_in(options, Prompting::OnTerminal).await?;
         let config = ssm_client::load_sdk_config(options).await;
         if config.region().is_none() {
             return Err(no_region(options));

@@ -20,7 +20,7 @@ use clap::{
 };
 use ssm_client::AwsOptions;
 
-use crate::commands::{demo, eks, forward, kubeconfig, list, plugin, up};
+use crate::commands::{demo, eks, forward, kubeconfig, list, login, logout, plugin, up};
 pub use local_forward::{LocalForward, parse_bind};
 
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
@@ -62,6 +62,10 @@ pub enum Command {
     Eks(eks::Args),
     /// Point a kubeconfig cluster at a forwarded HTTP proxy (proxy-url).
     Kubeconfig(kubeconfig::Args),
+    /// Sign in with IAM Identity Center (SSO), like `aws sso login`.
+    Login(login::Args),
+    /// Sign out of IAM Identity Center (SSO), like `aws sso logout`.
+    Logout(logout::Args),
     /// Run a complete forward against a local simulator (no AWS account).
     Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).

@@ -9,14 +9,17 @@
 //! - [`cli`]: the top-level `Cli`, the `Command` enum, the logging flags
 //!   and the argument groups several commands share.
 //! - [`commands`]: one module per command, each owning its `Args` and
-//!   `run`: `forward` (no subcommand), `up`, `list`, `kubeconfig`,
-//!   `demo`, `plugin`. A new subcommand is a new module there and a
+//!   `run`: `forward` (no subcommand), `up`, `list`, `eks`,
+//!   `kubeconfig`, `login`, `logout`, `demo`, `plugin`. A new subcommand is a new module there and a
 //!   variant of `Command`.
 //!
 //! What every command can use:
 //!
 //! - [`aws_context`]: SDK configurations and SSM clients, loaded once per
 //!   profile/region/endpoint, with the missing-region check.
+//! - [`sign_in`]: IAM Identity Center sign-in at a terminal (the device
+//!   login, the check before AWS calls that offers it, logout); the
+//!   protocol and token cache are the `ssm-sso` crate's.
 //! - [`targets`]: target discovery (id, Name tag, tag, EKS cluster) and
 //!   its failures mapped to exit statuses.
 //! - [`serve`]: the one serve loop (listen, accept, a task per
@@ -44,5 +47,6 @@ pub mod forwarding;
 pub mod kubeconfig;
 pub mod output;
 pub mod serve;
+pub mod sign_in;
 pub mod signals;
 pub mod targets;

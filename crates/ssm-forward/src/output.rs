@@ -26,6 +26,15 @@ use crate::targets::{Resolved, TargetSelector};
 /// docs/ssm-forward.md documents it.
 pub const TARGET: &str = "ssm_forward::status";
 
+/// Whether `init` chose JSON lines (for code that must not talk to a
+/// person then, like the SSO login prompt).
+static JSON_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True when status lines are JSON (`--json`).
+pub fn is_json() -> bool {
+    JSON_MODE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// How much to log and in which format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogSettings {
@@ -81,6 +90,7 @@ pub fn may_show_secrets(metadata: &tracing::Metadata<'_>) -> bool {
 pub fn init(settings: LogSettings) {
     use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
     use tracing_subscriber::util::SubscriberInitExt as _;
+    JSON_MODE.store(settings.json, std::sync::atomic::Ordering::Relaxed);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(settings)));
     let no_secrets = tracing_subscriber::filter::filter_fn(|metadata| !may_show_secrets(metadata));

@@ -1,6 +1,6 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
-//! [`eks`], [`kubeconfig`], [`demo`] and [`plugin`] (which `main` runs itself,
+//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`demo`] and [`plugin`] (which `main` runs itself,
 //! with its own logging and exit statuses).
 
 pub mod demo;
@@ -8,6 +8,8 @@ pub mod eks;
 pub mod forward;
 pub mod kubeconfig;
 pub mod list;
+pub mod login;
+pub mod logout;
 pub mod plugin;
 pub mod up;
 
@@ -21,6 +23,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::List(args)) => list::run(&args),
         Some(Command::Eks(args)) => eks::run(args, cli.log.json).await,
         Some(Command::Kubeconfig(args)) => kubeconfig::run(args),
+        Some(Command::Login(args)) => login::run(args, cli.log.json).await,
+        Some(Command::Logout(args)) => logout::run(args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Plugin(_)) => anyhow::bail!("plugin mode is run by main"),
     }
