@@ -48,10 +48,10 @@ pub enum TokenError {
     )]
     NoCredentials(#[source] CredentialsError),
     /// The profile signs in through IAM Identity Center (SSO) and its
-    /// session has expired or never started: run `aws sso login` for it.
+    /// session has expired or never started: run `ssm-forward login` (or `aws sso login`) for it.
     #[error(
         "the SSO session of this profile has expired or was never started: \
-         run `aws sso login --profile PROFILE` and try again"
+         run `ssm-forward login --profile PROFILE` and try again"
     )]
     SsoExpired(#[source] CredentialsError),
     /// The credentials provider failed otherwise (bad profile, failed
@@ -116,7 +116,7 @@ mod tests {
         let cause = "the SSO token has expired and cannot be refreshed";
         let error = TokenError::from_credentials(CredentialsError::provider_error(cause));
         assert!(matches!(error, TokenError::SsoExpired(_)), "{error:?}");
-        assert!(error.to_string().contains("aws sso login"), "{error}");
+        assert!(error.to_string().contains("ssm-forward login"), "{error}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::IsTerminal as _;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber, error, info, warn};
+use tracing::{Event, Level, Subscriber, debug, error, info, warn};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{Compact, Format, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -218,6 +218,17 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             target: TARGET, event = "session_ended", forward = %name, session_id = %session_id,
             reason = %reason,
             "{name}: session {session_id} ended ({reason}); a new one starts with the next connection"
+        ),
+        ForwardEvent::StartFailed {
+            name,
+            error,
+            retry_in,
+            repeated: true,
+            ..
+        } => debug!(
+            target: TARGET, event = "start_failed", forward = %name, error = %error,
+            retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX), repeated = true,
+            "{name}: still failing, retrying in {retry_in:.1?}"
         ),
         ForwardEvent::StartFailed {
             name,

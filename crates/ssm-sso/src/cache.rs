@@ -127,7 +127,11 @@ impl TokenCache {
 
     /// A cached registration for `profile` and `scopes`; none when there
     /// is none or it cannot be read (a new one is then registered).
-    pub fn read_registration(&self, profile: &SsoProfile, scopes: &[String]) -> Option<Registration> {
+    pub fn read_registration(
+        &self,
+        profile: &SsoProfile,
+        scopes: &[String],
+    ) -> Option<Registration> {
         let path = self.registration_path(profile, scopes);
         read_json(&path).unwrap_or_else(|error| {
             debug!(%error, "ignoring an unreadable client registration");
@@ -192,7 +196,7 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, CacheError> 
 /// Writes `value` as JSON to `path` atomically (a private temporary file
 /// in the same directory, renamed over it), creating the directory.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CacheError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
     create_private_dir(dir)?;
     let io = |action| {
         move |source| CacheError::Io {
@@ -206,7 +210,8 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CacheError> {
         reason: error.to_string(),
     })?;
     // tempfile creates the file with mode 0600 on Unix.
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io("cannot create a file next to"))?;
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(io("cannot create a file next to"))?;
     file.write_all(&json).map_err(io("cannot write"))?;
     file.as_file().sync_all().map_err(io("cannot write"))?;
     file.persist(path)

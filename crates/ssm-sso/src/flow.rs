@@ -237,7 +237,9 @@ impl DeviceLogin {
             .send()
             .await
             .map_err(|error| classify("StartDeviceAuthorization", error))?;
-        let interval = u64::try_from(output.interval()).ok().map(Duration::from_secs);
+        let interval = u64::try_from(output.interval())
+            .ok()
+            .map(Duration::from_secs);
         Ok(DeviceAuthorization {
             user_code: output.user_code().unwrap_or_default().to_owned(),
             verification_uri: output.verification_uri().unwrap_or_default().to_owned(),
@@ -317,12 +319,7 @@ fn client_name(profile: &SsoProfile) -> String {
 
 fn refresh_error(error: SdkError<CreateTokenError>) -> LoginError {
     match error.as_service_error() {
-        Some(service) => LoginError::RefreshRefused(
-            service
-                .code()
-                .unwrap_or("refused")
-                .to_owned(),
-        ),
+        Some(service) => LoginError::RefreshRefused(service.code().unwrap_or("refused").to_owned()),
         None => classify("CreateToken", error),
     }
 }

@@ -99,12 +99,22 @@ mod tests {
     #[test]
     fn polls_every_interval_until_expiry() {
         let start = Instant::now();
-        let mut schedule = PollSchedule::new(start, Some(Duration::from_secs(2)), Duration::from_secs(7));
-        assert_eq!(schedule.first(start), NextPoll::At(start + Duration::from_secs(2)));
+        let mut schedule =
+            PollSchedule::new(start, Some(Duration::from_secs(2)), Duration::from_secs(7));
+        assert_eq!(
+            schedule.first(start),
+            NextPoll::At(start + Duration::from_secs(2))
+        );
         let t2 = start + Duration::from_secs(2);
-        assert_eq!(schedule.after(PollAnswer::Pending, t2), NextPoll::At(t2 + Duration::from_secs(2)));
+        assert_eq!(
+            schedule.after(PollAnswer::Pending, t2),
+            NextPoll::At(t2 + Duration::from_secs(2))
+        );
         let t4 = start + Duration::from_secs(4);
-        assert_eq!(schedule.after(PollAnswer::Pending, t4), NextPoll::At(t4 + Duration::from_secs(2)));
+        assert_eq!(
+            schedule.after(PollAnswer::Pending, t4),
+            NextPoll::At(t4 + Duration::from_secs(2))
+        );
         let t6 = start + Duration::from_secs(6);
         assert_eq!(schedule.after(PollAnswer::Pending, t6), NextPoll::Expired);
         assert_eq!(schedule.polls(), 3);
@@ -114,12 +124,22 @@ mod tests {
     #[test]
     fn slow_down_adds_five_seconds_for_good() {
         let start = Instant::now();
-        let mut schedule = PollSchedule::new(start, Some(Duration::from_secs(1)), Duration::from_secs(600));
+        let mut schedule = PollSchedule::new(
+            start,
+            Some(Duration::from_secs(1)),
+            Duration::from_secs(600),
+        );
         let t1 = start + Duration::from_secs(1);
-        assert_eq!(schedule.after(PollAnswer::SlowDown, t1), NextPoll::At(t1 + Duration::from_secs(6)));
+        assert_eq!(
+            schedule.after(PollAnswer::SlowDown, t1),
+            NextPoll::At(t1 + Duration::from_secs(6))
+        );
         assert_eq!(schedule.interval(), Duration::from_secs(6));
         let t7 = start + Duration::from_secs(7);
-        assert_eq!(schedule.after(PollAnswer::Pending, t7), NextPoll::At(t7 + Duration::from_secs(6)));
+        assert_eq!(
+            schedule.after(PollAnswer::Pending, t7),
+            NextPoll::At(t7 + Duration::from_secs(6))
+        );
         schedule.after(PollAnswer::SlowDown, t7);
         assert_eq!(schedule.interval(), Duration::from_secs(11));
     }
@@ -128,8 +148,14 @@ mod tests {
     fn a_missing_or_tiny_interval_is_made_sane() {
         let start = Instant::now();
         let expiry = Duration::from_secs(600);
-        assert_eq!(PollSchedule::new(start, None, expiry).interval(), DEFAULT_INTERVAL);
-        assert_eq!(PollSchedule::new(start, Some(Duration::ZERO), expiry).interval(), DEFAULT_INTERVAL);
+        assert_eq!(
+            PollSchedule::new(start, None, expiry).interval(),
+            DEFAULT_INTERVAL
+        );
+        assert_eq!(
+            PollSchedule::new(start, Some(Duration::ZERO), expiry).interval(),
+            DEFAULT_INTERVAL
+        );
         assert_eq!(
             PollSchedule::new(start, Some(Duration::from_millis(10)), expiry).interval(),
             Duration::from_secs(1)
@@ -139,7 +165,8 @@ mod tests {
     #[test]
     fn a_code_that_expires_before_the_first_poll_is_expired() {
         let start = Instant::now();
-        let schedule = PollSchedule::new(start, Some(Duration::from_secs(5)), Duration::from_secs(3));
+        let schedule =
+            PollSchedule::new(start, Some(Duration::from_secs(5)), Duration::from_secs(3));
         assert_eq!(schedule.first(start), NextPoll::Expired);
     }
 }

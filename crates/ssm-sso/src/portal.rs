@@ -46,7 +46,10 @@ pub async fn check_role(
         .send()
         .await
         .map_err(|error| {
-            let code = error.as_service_error().and_then(|e| e.code()).unwrap_or("");
+            let code = error
+                .as_service_error()
+                .and_then(|e| e.code())
+                .unwrap_or("");
             match code {
                 "UnauthorizedException" => LoginError::Unauthorized,
                 "ForbiddenException" | "ResourceNotFoundException" => LoginError::RoleNotAssigned {

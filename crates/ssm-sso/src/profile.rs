@@ -42,14 +42,10 @@ impl SsoProfile {
     /// Reads the AWS config files (honouring `AWS_CONFIG_FILE`) and finds
     /// `selector` in them.
     pub async fn load(selector: &SsoSelector) -> Result<Self, ProfileError> {
-        let set = aws_config::profile::load(
-            &Fs::real(),
-            &Env::real(),
-            &ProfileFiles::default(),
-            None,
-        )
-        .await
-        .map_err(|error| ProfileError::Unreadable(error.to_string()))?;
+        let set =
+            aws_config::profile::load(&Fs::real(), &Env::real(), &ProfileFiles::default(), None)
+                .await
+                .map_err(|error| ProfileError::Unreadable(error.to_string()))?;
         Self::from_set(&set, selector)
     }
 
@@ -250,14 +246,24 @@ sso_start_url = https://half.awsapps.com/start
     #[tokio::test]
     async fn clear_errors_for_what_is_not_there() {
         let set = parsed().await;
-        let error = |selector| SsoProfile::from_set(&set, &selector).unwrap_err().to_string();
+        let error = |selector| {
+            SsoProfile::from_set(&set, &selector)
+                .unwrap_err()
+                .to_string()
+        };
         let missing = error(SsoSelector::Profile("nope".into()));
-        assert!(missing.contains("\"nope\"") && missing.contains("broken, dev, keys, old"), "{missing}");
+        assert!(
+            missing.contains("\"nope\"") && missing.contains("broken, dev, keys, old"),
+            "{missing}"
+        );
         let keys = error(SsoSelector::Profile("keys".into()));
         assert!(keys.contains("does not use IAM Identity Center"), "{keys}");
         let broken = error(SsoSelector::Profile("broken".into()));
         assert!(broken.contains("[sso-session nowhere]"), "{broken}");
         let half = error(SsoSelector::Session("half".into()));
-        assert_eq!(half, "[sso-session half] has no sso_region: add it to the AWS config file");
+        assert_eq!(
+            half,
+            "[sso-session half] has no sso_region: add it to the AWS config file"
+        );
     }
 }

@@ -26,7 +26,7 @@ pub fn parse_utc(text: &str) -> Option<SystemTime> {
         None => text.to_owned(),
     };
     let parsed: Timestamp = text.parse().ok()?;
-    SystemTime::try_from(parsed).ok()
+    Some(SystemTime::from(parsed))
 }
 
 #[cfg(test)]

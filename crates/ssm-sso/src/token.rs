@@ -194,7 +194,10 @@ mod tests {
     #[test]
     fn state_follows_expiry_margin_and_refreshability() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert!(matches!(token(3600, false).state(now), TokenState::Valid(_)));
+        assert!(matches!(
+            token(3600, false).state(now),
+            TokenState::Valid(_)
+        ));
         assert_eq!(token(60, false).state(now), TokenState::Expired);
         assert_eq!(token(60, true).state(now), TokenState::Refreshable);
         let mut stale_registration = token(0, true);

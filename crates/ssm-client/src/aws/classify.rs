@@ -212,7 +212,7 @@ where
 }
 
 /// SSO's GetRoleCredentials refuses an access token that has expired or
-/// was revoked: a new `aws sso login` fixes it.
+/// was revoked: a new login (`ssm-forward login` or `aws sso login`) fixes it.
 fn sso_unauthorized(error: &GetRoleCredentialsError) -> bool {
     matches!(error, GetRoleCredentialsError::UnauthorizedException(_))
 }

@@ -81,17 +81,26 @@ pub fn explain_lookup(error: &ApiError) -> String {
 fn explain_api(error: &ApiError, needs: &str) -> String {
     let text = detail(error);
     match error.kind() {
-        ApiErrorKind::SsoExpired { .. } => format!(
-            "your SSO session has expired or is missing: run `aws sso login` (with the same --profile) and try again ({text})"
+        ApiErrorKind::SsoExpired { profile } => format!(
+            "your SSO session has expired or is missing: run `{}` and try again ({text})",
+            login_command(profile.as_deref())
         ),
         ApiErrorKind::NoCredentials | ApiErrorKind::InvalidCredentials => format!(
-            "no usable AWS credentials: set a --profile, run `aws configure` or `aws sso login`, or export AWS_ACCESS_KEY_ID ({text})"
+            "no usable AWS credentials: set a --profile (`ssm-forward login --profile NAME` signs an SSO profile in), or export AWS_ACCESS_KEY_ID ({text})"
         ),
         ApiErrorKind::CredentialsExpired => format!(
-            "your AWS credentials have expired: refresh them (e.g. `aws sso login`) and try again ({text})"
+            "your AWS credentials have expired: refresh them (for an SSO profile, `ssm-forward login --profile NAME`) and try again ({text})"
         ),
         ApiErrorKind::AccessDenied { .. } => format!("access denied: {needs} ({text})"),
         _ => format!("the request was refused: {text}"),
+    }
+}
+
+/// `ssm-forward login`, with `--profile` when one is known.
+pub fn login_command(profile: Option<&str>) -> String {
+    match profile {
+        Some(profile) => format!("ssm-forward login --profile {profile}"),
+        None => "ssm-forward login".to_owned(),
     }
 }
 
@@ -127,7 +136,17 @@ mod tests {
             ApiErrorKind::SsoExpired { profile: None },
             "the SSO token has expired and cannot be refreshed",
         )));
-        assert!(sso.contains("aws sso login"), "{sso}");
+        assert!(sso.contains("run `ssm-forward login` and"), "{sso}");
+        let named = explain(&Error::Api(ApiError::new(
+            ApiErrorKind::SsoExpired {
+                profile: Some("dev".into()),
+            },
+            "expired",
+        )));
+        assert!(
+            named.contains("`ssm-forward login --profile dev`"),
+            "{named}"
+        );
         assert!(
             sso.ends_with("(the SSO token has expired and cannot be refreshed)"),
             "{sso}"

@@ -148,6 +148,7 @@ mod tests {
             error: "nope".into(),
             kind,
             retry_in: Duration::from_secs(1),
+            repeated: false,
         }
     }
 

@@ -127,6 +127,9 @@ pub enum ForwardEvent {
         kind: crate::errors::FailureKind,
         /// When the next attempt is.
         retry_in: Duration,
+        /// The same failure as the previous attempt's (reported quietly:
+        /// a failure is said once, not every retry).
+        repeated: bool,
     },
     /// The target stopped taking sessions and another was chosen.
     Retargeted {
@@ -305,6 +308,7 @@ async fn supervise(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut delay = FIRST_RESTART_DELAY;
+    let mut last_failure: Option<String> = None;
     loop {
         let started = tokio::select! {
             started = Session::start(service.api.clone(), spec.request(), service.config.clone()) => started,
@@ -313,6 +317,7 @@ async fn supervise(
         match started {
             Ok(session) => {
                 delay = FIRST_RESTART_DELAY;
+                last_failure = None;
                 announce_up(&spec, &session, &events);
                 current.send_replace(Some(session.clone()));
                 let reason = tokio::select! {
@@ -344,11 +349,15 @@ async fn supervise(
                     delay = FIRST_RESTART_DELAY;
                     continue;
                 }
+                let text = start_failure_text(&error);
+                let repeated = last_failure.as_deref() == Some(text.as_str());
+                last_failure = Some(text.clone());
                 let _ = events.send(ForwardEvent::StartFailed {
                     name: spec.name.clone(),
-                    error: crate::errors::explain(&error),
+                    error: text,
                     kind,
                     retry_in: delay,
+                    repeated,
                 });
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -358,6 +367,22 @@ async fn supervise(
             }
         }
     }
+}
+
+/// A failed start phrased for a forward that keeps retrying. An expired
+/// SSO session gets its own words: what is up stays up, and a login
+/// (in any terminal) lets the next retry through.
+fn start_failure_text(error: &ssm_client::Error) -> String {
+    if let ssm_client::Error::Api(api) = error
+        && let ssm_client::ApiErrorKind::SsoExpired { profile } = api.kind()
+    {
+        return format!(
+            "the SSO session has expired: connections already open keep running, but no new \
+             session can start until you run `{}`",
+            crate::errors::login_command(profile.as_deref())
+        );
+    }
+    crate::errors::explain(error)
 }
 
 /// Waits for `session` to end, reporting socket losses and resumes on the

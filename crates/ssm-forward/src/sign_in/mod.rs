@@ -90,12 +90,19 @@ pub async fn login(profile: SsoProfile, style: LoginStyle) -> Result<CachedToken
         .await
         .map_err(fatal)?;
     let role = match (&flow.profile().account_id, &flow.profile().role_name) {
-        (Some(account), Some(role)) => {
-            Some(check_role(&config, &token, account, role).await.map_err(fatal)?)
-        }
+        (Some(account), Some(role)) => Some(
+            check_role(&config, &token, account, role)
+                .await
+                .map_err(fatal)?,
+        ),
         _ => None,
     };
-    report::signed_in(flow.profile(), &token, role.as_ref(), &flow.cache().token_path(flow.profile()));
+    report::signed_in(
+        flow.profile(),
+        &token,
+        role.as_ref(),
+        &flow.cache().token_path(flow.profile()),
+    );
     Ok(token)
 }
 

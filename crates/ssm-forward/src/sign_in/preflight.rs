@@ -97,9 +97,9 @@ async fn sso_profile(options: &AwsOptions) -> Result<Option<SsoProfile>, Fatal> 
         .unwrap_or_else(|| "default".to_owned());
     match SsoProfile::load(&SsoSelector::Profile(name)).await {
         Ok(profile) => Ok(Some(profile)),
-        Err(ssm_sso::ProfileError::NotSso { .. } | ssm_sso::ProfileError::ProfileNotFound { .. }) => {
-            Ok(None)
-        }
+        Err(
+            ssm_sso::ProfileError::NotSso { .. } | ssm_sso::ProfileError::ProfileNotFound { .. },
+        ) => Ok(None),
         Err(error) => Err(Fatal::usage(error.to_string())),
     }
 }
@@ -157,6 +157,9 @@ mod tests {
             "the SSO session for profile dev has expired: run `ssm-forward login --profile dev` and try again"
         );
         let never = needs_login(&profile(), &Missing::NeverSignedIn).message;
-        assert!(never.starts_with("no SSO session for profile dev (not signed in)"), "{never}");
+        assert!(
+            never.starts_with("no SSO session for profile dev (not signed in)"),
+            "{never}"
+        );
     }
 }

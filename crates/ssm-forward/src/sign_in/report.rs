@@ -23,7 +23,12 @@ pub fn code(profile: &SsoProfile, authorization: &DeviceAuthorization) {
 }
 
 /// "signed in …, until 19:04 CET".
-pub fn signed_in(profile: &SsoProfile, token: &CachedToken, role: Option<&RoleCheck>, cache: &Path) {
+pub fn signed_in(
+    profile: &SsoProfile,
+    token: &CachedToken,
+    role: Option<&RoleCheck>,
+    cache: &Path,
+) {
     let until = local_time(token.expires_at);
     let expires_at = ssm_sso::format_utc(token.expires_at);
     let who = profile.describe();

@@ -38,6 +38,25 @@ impl Child {
         }
     }
 
+    /// A child whose output is already being collected elsewhere (a
+    /// pseudo-terminal, see `pty.rs`).
+    pub fn from_parts(
+        child: tokio::process::Child,
+        stdout: Arc<Mutex<String>>,
+        stderr: Arc<Mutex<String>>,
+    ) -> Self {
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Collects an async pipe into a shared string.
+    pub fn collect_pipe(pipe: impl AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
+        collect(pipe)
+    }
+
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
     }

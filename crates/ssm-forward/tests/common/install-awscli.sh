@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the AWS CLI (v1, from PyPI) into a Python virtualenv, for the
-# AWS CLI test in tests/plugin.rs. Idempotent: quick when already there.
+# Installs the AWS CLI (v1, from PyPI) and botocore into a Python
+# virtualenv, for the AWS CLI tests in tests/plugin.rs and
+# tests/sso_awscli.rs. Idempotent: quick when already there.
 #
 #   tests/common/install-awscli.sh VENV_DIR
 #   SSM_FORWARD_AWSCLI=VENV_DIR/bin/aws cargo test -p ssm-forward --test plugin -- --ignored
@@ -13,7 +14,12 @@ set -euo pipefail
 venv=${1:?usage: install-awscli.sh VENV_DIR}
 aws="$venv/bin/aws"
 
-if [ -x "$aws" ] && "$aws" --version >/dev/null 2>&1; then
+# botocore from PyPI too, for the SSO cache test (tests/sso_awscli.rs);
+# awscli 1.x carries its own copy inside the awscli package.
+botocore_version=${BOTOCORE_VERSION:-1.44.8}
+
+if [ -x "$aws" ] && "$aws" --version >/dev/null 2>&1 \
+    && "$venv/bin/python3" -c "import botocore, sys; sys.exit(botocore.__version__ != '$botocore_version')" 2>/dev/null; then
     echo "$aws"
     exit 0
 fi
@@ -29,8 +35,9 @@ if ! python3 -c 'import ensurepip' 2>/dev/null; then
     fi
 fi
 
-python3 -m venv "$venv"
+[ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
 # The version verified against ssm-sim with the official plugin (docs/ssm-sim.md).
-"$venv/bin/pip" install --quiet --disable-pip-version-check "awscli==${AWSCLI_VERSION:-1.46.3}"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "awscli==${AWSCLI_VERSION:-1.46.3}" \
+    "botocore==$botocore_version"
 "$aws" --version >&2
 echo "$aws"

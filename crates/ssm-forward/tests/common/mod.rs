@@ -6,6 +6,9 @@
 
 mod child;
 pub mod plugin;
+#[cfg(unix)]
+pub mod pty;
+pub mod sso;
 
 pub use child::Child;
 

@@ -12,6 +12,7 @@ use ssm_client::AwsOptions;
 use ssm_eks_auth::TokenError;
 
 use crate::errors::{ExitStatus, Fatal};
+use crate::sign_in::preflight::Prompting;
 
 /// `ssm-forward eks token`.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +35,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         region: args.region.clone(),
         endpoint_url: None,
     };
+    // Renews a stale SSO token; never prompts (kubectl is waiting).
+    crate::sign_in::preflight::ensure_signed_in(&options, Prompting::Never).await?;
     let config = ssm_client::load_sdk_config(&options).await;
     let Some(region) = config.region().map(ToString::to_string) else {
         return Err(Fatal::usage(
@@ -48,7 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         SystemTime::now(),
     )
     .await
-    .map_err(|error| failure(&error, args.profile.as_deref()))?;
+    .map_err(|error| failure(&error, options.effective_profile().as_deref()))?;
     println!("{}", credential.to_json());
     Ok(())
 }
@@ -60,7 +63,7 @@ fn failure(error: &TokenError, profile: Option<&str>) -> Fatal {
         TokenError::SsoExpired(_) => Fatal::new(
             ExitStatus::Access,
             format!(
-                "the SSO session{} has expired or was never started: run `aws sso login{profile_flag}`, \
+                "the SSO session{} has expired or was never started: run `ssm-forward login{profile_flag}`, \
                  then retry the kubectl command",
                 profile.map_or_else(String::new, |p| format!(" of profile {p:?}"))
             ),
