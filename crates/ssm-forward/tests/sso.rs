@@ -21,6 +21,13 @@ async fn login_writes_the_aws_cli_cache_and_forwards_use_it() {
     let (code, stderr) = lab.login(&["--profile", "dev"]).await;
     assert_eq!(code, 0, "{stderr}");
     println!("--- ssm-forward login --profile dev --no-browser\n{stderr}");
+    let (code, again) = lab.login(&["--profile", "dev"]).await;
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(
+        lab.sim.sso().stats().register_client,
+        1,
+        "the registration is reused"
+    );
     assert!(stderr.contains("confirm the code"), "{stderr}");
     assert!(
         stderr.contains(&lab.sim.endpoint_url()),
@@ -73,7 +80,7 @@ async fn login_writes_the_aws_cli_cache_and_forwards_use_it() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let stats = lab.sim.sso().stats();
-    assert_eq!(stats.tokens_issued, 1, "{stats:?}");
+    assert_eq!(stats.tokens_issued, 2, "{stats:?}");
     assert!(stats.authorization_pending >= 1, "{stats:?}");
 
     // The SDK inside ssm-forward now signs SSM calls with role
@@ -319,8 +326,8 @@ async fn on_a_terminal_an_expired_session_offers_the_login_and_carries_on() {
     assert!(child.exit(common::STARTUP).await.success());
 }
 
-/// Answering no ends the command with the refusal, and `eks token`
-/// never asks even on a terminal.
+/// Answering no ends the command with the refusal; `--json` and
+/// `eks token` never ask, even on a terminal.
 #[cfg(unix)]
 #[tokio::test]
 async fn on_a_terminal_no_means_no_and_eks_token_never_asks() {
@@ -335,6 +342,22 @@ async fn on_a_terminal_no_means_no_and_eks_token_never_asks() {
         child
             .stderr()
             .contains("run `ssm-forward login --profile dev`")
+    );
+
+    let mut json = lab.forward(&ready_path);
+    json.arg("--json");
+    let (mut child, _keyboard) = common::pty::spawn_on_pty(&mut json);
+    assert_eq!(
+        child.exit(common::STARTUP).await.code(),
+        Some(4),
+        "{}",
+        child.transcript()
+    );
+    assert!(!child.stderr().contains("[Y/n]"), "{}", child.stderr());
+    assert!(
+        child.stderr().contains(r#""event":"fatal""#),
+        "{}",
+        child.stderr()
     );
 
     let mut command = lab.command();

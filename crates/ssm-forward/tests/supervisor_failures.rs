@@ -1,0 +1,118 @@
+//! How a running forward reports a session start that keeps failing:
+//! once, in words that say what to do, then quietly at every retry; an
+//! expired SSO session says that open connections keep running and
+//! which login lets the next retry through. Driven with an SSM API that
+//! always refuses (restarts back off 1, 2, 4 s: 8 s see four starts).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ssm_client::{
+    ApiError, ApiErrorKind, ClientConfig, SessionApi, StartSessionRequest, StartedSession,
+};
+use ssm_forward::forwarding::supervisor::{self, ForwardEvent, ForwardSpec, Service};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// StartSession always fails: the nth time with `kinds[n]` (the last
+/// one from then on).
+#[derive(Debug)]
+struct Refusing {
+    kinds: Vec<ApiErrorKind>,
+    starts: AtomicU32,
+}
+
+impl SessionApi for Refusing {
+    fn start_session(
+        &self,
+        _: StartSessionRequest,
+    ) -> BoxFuture<'_, Result<StartedSession, ApiError>> {
+        let n = self.starts.fetch_add(1, Ordering::Relaxed) as usize;
+        let kind = &self.kinds[n.min(self.kinds.len() - 1)];
+        let error = ApiError::new(kind.clone(), "refused");
+        Box::pin(async move { Err(error) })
+    }
+
+    fn resume_session(&self, _: String) -> BoxFuture<'_, Result<Option<String>, ApiError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn terminate_session(&self, _: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Runs a forward against an API failing with `kinds` for 8 seconds; returns its start failures as (text, repeated) and the
+/// number of starts tried.
+async fn failures(kinds: Vec<ApiErrorKind>) -> (Vec<(String, bool)>, u32) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let spec = ForwardSpec {
+        name: "db".into(),
+        target: "i-0123456789abcdef0".into(),
+        remote_host: Some("db.internal".into()),
+        remote_port: 5432,
+        bind: listener.local_addr().unwrap(),
+        reason: None,
+    };
+    let api = Arc::new(Refusing {
+        kinds,
+        starts: AtomicU32::new(0),
+    });
+    let service = Service {
+        api: api.clone(),
+        config: ClientConfig::default(),
+        retarget: None,
+    };
+    let (events, mut received) = mpsc::unbounded_channel();
+    let (stop, shutdown) = watch::channel(false);
+    let forward = tokio::spawn(supervisor::run(listener, spec, service, events, shutdown));
+    tokio::time::sleep(Duration::from_millis(7_500)).await;
+    stop.send(true).unwrap();
+    forward.await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        if let ForwardEvent::StartFailed {
+            error, repeated, ..
+        } = event
+        {
+            seen.push((error, repeated));
+        }
+    }
+    (seen, api.starts.load(Ordering::Relaxed))
+}
+
+#[tokio::test]
+async fn an_expired_sso_session_is_said_once_with_the_login_to_run() {
+    let (seen, starts) = failures(vec![ApiErrorKind::SsoExpired {
+        profile: Some("prod".into()),
+    }])
+    .await;
+    assert!(starts >= 4, "kept retrying: {starts} starts");
+    assert_eq!(seen.len(), starts as usize);
+    let (first, repeated) = &seen[0];
+    assert!(!repeated);
+    assert_eq!(
+        first,
+        "the SSO session has expired: connections already open keep running, but no new \
+         session can start until you run `ssm-forward login --profile prod`"
+    );
+    assert!(
+        seen[1..]
+            .iter()
+            .all(|(text, repeated)| *repeated && text == first),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_failure_is_said_again() {
+    let sso = ApiErrorKind::SsoExpired { profile: None };
+    let (seen, _) = failures(vec![ApiErrorKind::Throttled, ApiErrorKind::Throttled, sso]).await;
+    let repeated: Vec<bool> = seen.iter().map(|(_, repeated)| *repeated).collect();
+    assert_eq!(repeated[..4], [false, true, false, true], "{seen:?}");
+    assert!(seen[0].0.contains("could not be reached"), "{seen:?}");
+    assert!(seen[2].0.contains("run `ssm-forward login`"), "{seen:?}");
+}
