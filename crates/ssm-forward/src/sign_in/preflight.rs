@@ -90,7 +90,8 @@ fn environment_credentials() -> bool {
 }
 
 /// The SSO settings of the profile the SDK will use, if it is an SSO
-/// profile; a usage error when the config names a broken sso-session.
+/// profile; a usage error when it names a missing or incomplete
+/// sso-session.
 async fn sso_profile(options: &AwsOptions) -> Result<Option<SsoProfile>, Fatal> {
     let name = options
         .effective_profile()
