@@ -1,6 +1,6 @@
-//! Simulator configuration: the fleet, the EKS clusters, the realism
-//! profile, fault injection and destination policy. Everything can come
-//! from TOML.
+//! Simulator configuration: the fleet, the EKS clusters, the simulated
+//! IAM Identity Center, the realism profile, fault injection and
+//! destination policy. Everything can come from TOML.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::eks::cluster::{ClusterConfig, default_clusters};
 use crate::hostile::Hostile;
 pub use crate::instance::InstanceConfig;
+use crate::sso::SsoConfig;
 
 /// How close to the real service the timing is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +180,8 @@ pub struct SimConfig {
     /// The EKS clusters (their nodes are the instances tagged
     /// `eks:cluster-name`).
     pub clusters: Vec<ClusterConfig>,
+    /// IAM Identity Center: accounts, roles and the device flow's knobs.
+    pub sso: SsoConfig,
     /// Timing realism.
     pub realism: RealismConfig,
     /// Fault injection.
@@ -195,6 +198,7 @@ impl Default for SimConfig {
             region: "us-east-1".into(),
             instances: default_fleet(),
             clusters: default_clusters(),
+            sso: SsoConfig::default(),
             realism: RealismConfig::default(),
             faults: FaultConfig::default(),
             destinations: DestinationConfig::default(),
@@ -247,16 +251,47 @@ pub fn default_fleet() -> Vec<InstanceConfig> {
     ]
 }
 
-mod duration_ms {
+pub(crate) mod duration_ms {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
-    pub(super) fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(value.as_millis() as u64)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// An optional count that TOML can spell both ways: a number, or
+/// `"never"` for `None` (TOML has no null).
+pub(crate) mod opt_u32 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    const NEVER: &str = "never";
+
+    pub(crate) fn serialize<S: Serializer>(value: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(count) => s.serialize_u32(*count),
+            None => s.serialize_str(NEVER),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum CountOrWord {
+            Count(u32),
+            Word(String),
+        }
+        match CountOrWord::deserialize(d)? {
+            CountOrWord::Count(count) => Ok(Some(count)),
+            CountOrWord::Word(word) if word == NEVER => Ok(None),
+            CountOrWord::Word(word) => Err(D::Error::custom(format!(
+                "expected a count or \"{NEVER}\", got \"{word}\""
+            ))),
+        }
     }
 }
 

@@ -13,10 +13,12 @@
 //!   retransmission, mux mode (an independent smux server, `async_smux`)
 //!   and basic mode, dialling real TCP destinations on loopback.
 //!
-//! On the SSM API's endpoint it also fakes the parts of two more services
+//! On the SSM API's endpoint it also fakes the parts of more services
 //! that `ssm-forward` calls: **EKS** ([`eks`]: DescribeCluster and
-//! ListClusters over the configured clusters) and **STS** ([`sts`]:
-//! GetCallerIdentity).
+//! ListClusters over the configured clusters), **STS** ([`sts`]:
+//! GetCallerIdentity) and **IAM Identity Center** ([`sso`]: the SSO OIDC
+//! device flow and the SSO portal's role credentials, which the other
+//! fakes then accept until they expire).
 //!
 //! [`Simulator`] starts all of it. It does not implement shell sessions
 //! beyond an echo stand-in, KMS encryption, or any SSM, EKS or STS
@@ -38,6 +40,7 @@ pub mod messages;
 pub mod registry;
 pub mod service;
 mod sim;
+pub mod sso;
 pub mod stats;
 pub mod sts;
 pub mod targets;
@@ -47,4 +50,5 @@ pub use eks::{ClusterConfig, ClusterStatus};
 pub use hostile::Hostile;
 pub use registry::{EndCause, SessionStatus, SessionSummary};
 pub use sim::{Injection, ReadyInfo, Simulator};
+pub use sso::{Sso, SsoAccount, SsoConfig};
 pub use stats::SessionStats;

@@ -13,6 +13,7 @@ use crate::agent::{self, AgentSpec};
 use crate::config::{InstanceConfig, SimConfig};
 use crate::messages::AgentInput;
 use crate::registry::{EndCause, Registry, SessionRecord, SessionStatus, SessionSummary};
+use crate::sso::Sso;
 use crate::stats::SessionCounters;
 
 /// Document for port forwarding to a port on the target itself.
@@ -99,12 +100,15 @@ pub struct Service {
     lost: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     registry: Arc<Registry>,
     gateway_url: String,
+    /// The simulated IAM Identity Center.
+    sso: Sso,
 }
 
 impl Service {
     /// A service whose stream URLs point at `gateway_url` (`ws://host:port`).
     pub fn new(config: Arc<SimConfig>, registry: Arc<Registry>, gateway_url: String) -> Self {
         Self {
+            sso: Sso::new(config.sso.clone()),
             config,
             lost: Arc::default(),
             registry,
@@ -115,6 +119,11 @@ impl Service {
     /// The configuration in force.
     pub fn config(&self) -> &SimConfig {
         &self.config
+    }
+
+    /// The simulated IAM Identity Center: its state and test hooks.
+    pub fn sso(&self) -> &Sso {
+        &self.sso
     }
 
     /// The session table.

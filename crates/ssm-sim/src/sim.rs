@@ -66,6 +66,9 @@ pub struct ReadyInfo {
     pub echo_addr: String,
     /// Address of the built-in HTTP proxy target.
     pub proxy_addr: String,
+    /// IAM Identity Center start URL to configure (`sso_start_url`); the
+    /// SSO OIDC and portal endpoints are `endpoint_url`.
+    pub sso_start_url: String,
 }
 
 /// A running simulator. Dropping it stops every listener.
@@ -140,7 +143,8 @@ impl Simulator {
     }
 
     /// The SSM API endpoint URL, for `--endpoint-url` / `AWS_ENDPOINT_URL_SSM`;
-    /// it serves the EKS and STS fakes too.
+    /// it serves the EKS, STS and SSO fakes too (`AWS_ENDPOINT_URL_SSO_OIDC`,
+    /// `AWS_ENDPOINT_URL_SSO`).
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.api_addr)
     }
@@ -160,6 +164,13 @@ impl Simulator {
         self.proxy_addr
     }
 
+    /// The simulated IAM Identity Center: approve or deny device
+    /// authorizations, list pending ones, expire tokens and credentials,
+    /// read its counters.
+    pub fn sso(&self) -> &crate::sso::Sso {
+        self.service.sso()
+    }
+
     /// The session operations (StartSession etc. without HTTP).
     pub fn service(&self) -> &Service {
         &self.service
@@ -176,6 +187,7 @@ impl Simulator {
             clusters: config.clusters.iter().map(|c| c.name.clone()).collect(),
             echo_addr: self.echo_addr.to_string(),
             proxy_addr: self.proxy_addr.to_string(),
+            sso_start_url: config.sso.start_url.clone(),
         }
     }
 

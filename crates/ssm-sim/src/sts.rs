@@ -9,13 +9,19 @@
 //! request was signed with (`Credential=AKID/…` in the `Authorization`
 //! header, or `X-Amz-Credential`): see [`CallerIdentity::for_access_key`].
 //! An unsigned request fails with `MissingAuthenticationToken` (403).
+//! Credentials of the SSO portal ([`crate::sso`]) must be live: expired
+//! ones fail with `ExpiredToken` (400), unknown or revoked ones with
+//! `InvalidClientTokenId` (403); live ones are the assumed role of their
+//! permission set ([`CallerIdentity::for_sso`]).
 
-use axum::extract::RawQuery;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
 use crate::form;
+use crate::service::Service;
+use crate::sso::{CredentialRejection, Sso, SsoIdentity};
 
 /// The AWS account of every simulated identity and resource.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -83,6 +89,34 @@ impl CallerIdentity {
             }
         }
     }
+
+    /// The identity of SSO portal credentials: the role IAM Identity
+    /// Center creates for the permission set
+    /// (`AWSReservedSSO_{role}_{16 hex digits}`), assumed with the user
+    /// name as session name.
+    pub fn for_sso(identity: &SsoIdentity) -> Self {
+        let digest: u64 = identity
+            .role_name
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        let role = format!("AWSReservedSSO_{}_{digest:016x}", identity.role_name);
+        let account = &identity.account_id;
+        let user = &identity.user_name;
+        let unique: String = format!("{digest:016X}")
+            .chars()
+            .chain(identity.role_name.chars())
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .take(17)
+            .collect();
+        Self {
+            account: account.clone(),
+            arn: format!("arn:aws:sts::{account}:assumed-role/{role}/{user}"),
+            user_id: format!("AROA{unique}:{user}"),
+        }
+    }
 }
 
 /// Why an STS call failed; all are the caller's to fix.
@@ -91,6 +125,9 @@ enum StsError {
     /// The request is not signed: sign it (403).
     #[error("Request is missing Authentication Token")]
     MissingAuthenticationToken,
+    /// Expired or unknown SSO credentials: sign in again.
+    #[error(transparent)]
+    Credentials(#[from] CredentialRejection),
     /// No `Action` parameter: name the operation (400).
     #[error("Missing Action")]
     MissingAction,
@@ -108,6 +145,7 @@ impl StsError {
     fn code(&self) -> &'static str {
         match self {
             Self::MissingAuthenticationToken => "MissingAuthenticationToken",
+            Self::Credentials(rejection) => rejection.query_code(),
             Self::MissingAction => "MissingAction",
             Self::InvalidAction { .. } => "InvalidAction",
         }
@@ -115,7 +153,9 @@ impl StsError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::MissingAuthenticationToken => StatusCode::FORBIDDEN,
+            Self::MissingAuthenticationToken
+            | Self::Credentials(CredentialRejection::Unrecognized) => StatusCode::FORBIDDEN,
+            Self::Credentials(CredentialRejection::Expired) => StatusCode::BAD_REQUEST,
             Self::MissingAction | Self::InvalidAction { .. } => StatusCode::BAD_REQUEST,
         }
     }
@@ -136,19 +176,23 @@ pub(crate) fn is_query_request(headers: &HeaderMap) -> bool {
 }
 
 /// `GET /`: parameters in the query string only.
-pub(crate) async fn handle_get(headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    handle(&headers, query.as_deref(), &[])
+pub(crate) async fn handle_get(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    handle(service.sso(), &headers, query.as_deref(), &[])
 }
 
 /// Serves an AWS Query request whose parameters are in the query string
 /// and the form body.
-pub(crate) fn handle(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Response {
+pub(crate) fn handle(sso: &Sso, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut params = form::parse(query.unwrap_or(""));
     params.extend(form::parse(&String::from_utf8_lossy(body)));
     let action = form::get(&params, "Action").unwrap_or("<none>");
     tracing::debug!(%request_id, action, "STS request");
-    let mut response = match caller(headers, &params) {
+    let mut response = match caller(sso, headers, &params) {
         Ok(identity) => xml_response(StatusCode::OK, identity_xml(&identity, &request_id)),
         Err(error) => {
             tracing::debug!(%request_id, code = error.code(), %error, "STS request failed");
@@ -162,9 +206,14 @@ pub(crate) fn handle(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> R
 }
 
 /// GetCallerIdentity, after the checks STS makes first.
-fn caller(headers: &HeaderMap, params: &[(String, String)]) -> Result<CallerIdentity, StsError> {
+fn caller(
+    sso: &Sso,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Result<CallerIdentity, StsError> {
     let access_key =
         signing_access_key(headers, params).ok_or(StsError::MissingAuthenticationToken)?;
+    let sso_identity = sso.check_request(headers, params)?;
     let action = form::get(params, "Action").ok_or(StsError::MissingAction)?;
     let version = form::get(params, "Version").unwrap_or("NO_VERSION_SPECIFIED");
     if action != "GetCallerIdentity" || version != VERSION {
@@ -173,13 +222,19 @@ fn caller(headers: &HeaderMap, params: &[(String, String)]) -> Result<CallerIden
             version: version.to_owned(),
         });
     }
-    Ok(CallerIdentity::for_access_key(&access_key))
+    Ok(match sso_identity {
+        Some(identity) => CallerIdentity::for_sso(&identity),
+        None => CallerIdentity::for_access_key(&access_key),
+    })
 }
 
 /// The access key id of a SigV4 `Authorization` header
 /// (`… Credential=AKID/date/region/service/aws4_request, …`) or of a
 /// presigned request's `X-Amz-Credential` parameter.
-fn signing_access_key(headers: &HeaderMap, params: &[(String, String)]) -> Option<String> {
+pub(crate) fn signing_access_key(
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Option<String> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -271,10 +326,11 @@ mod tests {
         let with = |extra: &str| {
             let mut params = signed.clone();
             params.extend(form::parse(extra));
-            caller(&HeaderMap::new(), &params)
+            caller(&Sso::new(Default::default()), &HeaderMap::new(), &params)
         };
         assert_eq!(
             caller(
+                &Sso::new(Default::default()),
                 &HeaderMap::new(),
                 &form::parse("Action=GetCallerIdentity&Version=2011-06-15")
             ),

@@ -11,6 +11,7 @@ use thiserror::Error;
 use super::AMZ_JSON;
 use crate::fleet::FleetError;
 use crate::service::ServiceError;
+use crate::sso::CredentialRejection;
 
 /// Header naming the error code, read by the AWS SDKs and botocore.
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -21,6 +22,9 @@ pub(crate) enum ApiError {
     /// A session operation failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// The request was signed with expired or unknown SSO credentials.
+    #[error(transparent)]
+    Credentials(#[from] CredentialRejection),
     /// An instance filter or page token was rejected.
     #[error(transparent)]
     Fleet(#[from] FleetError),
@@ -44,6 +48,7 @@ impl ApiError {
         match self {
             Self::Service(error) => error.code(),
             Self::Fleet(error) => error.code(),
+            Self::Credentials(rejection) => rejection.json_code(),
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::Serialization(_) => "SerializationException",
             Self::Validation(_) => "ValidationException",

@@ -6,8 +6,13 @@
 //! `Authorization` header is accepted and ignored.
 //!
 //! The same router serves the other faked services on the same endpoint
-//! URL: [`crate::eks`] under `/clusters`, and [`crate::sts`] for AWS
-//! Query requests (a form body on `POST /`, or `GET /?Action=…`).
+//! URL: [`crate::eks`] under `/clusters`, [`crate::sts`] for AWS Query
+//! requests (a form body on `POST /`, or `GET /?Action=…`), and
+//! [`crate::sso`] (`/client/register`, `/device_authorization`, `/token`,
+//! `/federation/credentials`, `/assignment/…`, `/logout`, `/sso/device`).
+//!
+//! A request signed with credentials of the SSO portal's key prefix must
+//! carry live issued credentials ([`crate::sso::CredentialRejection`]).
 
 mod error;
 mod instances;
@@ -45,6 +50,7 @@ pub fn router(service: Service) -> Router {
     Router::new()
         .route("/", post(handle).get(crate::sts::handle_get))
         .merge(crate::eks::routes())
+        .merge(crate::sso::routes())
         .fallback(unknown_route)
         .with_state(service)
 }
@@ -68,12 +74,17 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     if crate::sts::is_query_request(&headers) {
-        return crate::sts::handle(&headers, query.as_deref(), &body);
+        return crate::sts::handle(service.sso(), &headers, query.as_deref(), &body);
     }
     let request_id = uuid::Uuid::new_v4().to_string();
     let operation = operation(&headers);
     tracing::debug!(%request_id, operation = operation.unwrap_or("<none>"), "SSM API request");
-    let mut response = match dispatch(&service, operation, &body) {
+    let result = service
+        .sso()
+        .check_request(&headers, &[])
+        .map_err(ApiError::from)
+        .and_then(|_| dispatch(&service, operation, &body));
+    let mut response = match result {
         Ok(json) => ([AMZ_JSON], json).into_response(),
         Err(error) => {
             tracing::debug!(%request_id, code = error.code(), %error, "SSM API request failed");

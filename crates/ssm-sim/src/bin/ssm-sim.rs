@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Parser};
 use serde_json::Value;
 use ssm_sim::registry::Registry;
-use ssm_sim::{Hostile, ReadyInfo, RealismConfig, SessionSummary, SimConfig, Simulator};
+use ssm_sim::{Hostile, ReadyInfo, RealismConfig, SessionSummary, SimConfig, Simulator, SsoConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Runs a local AWS Session Manager simulator: SSM API, message gateway
@@ -124,6 +124,35 @@ struct Args {
     /// here wins over the session's portNumber). Repeatable.
     #[arg(long = "host", value_name = "NAME=ADDR", value_parser = parse_host_override)]
     hosts: Vec<(String, String)>,
+
+    /// IAM Identity Center: decide a device authorization after N
+    /// AuthorizationPending answers [default: 2].
+    #[arg(long, value_name = "N", conflicts_with = "sso_manual")]
+    sso_approve_after: Option<u32>,
+    /// IAM Identity Center: no automatic decision; approve or deny on the
+    /// page at verificationUriComplete.
+    #[arg(long)]
+    sso_manual: bool,
+    /// IAM Identity Center: the automatic decision is a denial.
+    #[arg(long)]
+    sso_deny: bool,
+    /// IAM Identity Center: answer SlowDownException to poll N of each
+    /// device code.
+    #[arg(long, value_name = "N")]
+    sso_slow_down_on_poll: Option<u32>,
+    /// IAM Identity Center: polling interval told to clients and enforced
+    /// with SlowDownException (0: none) [default: 1].
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    sso_poll_interval: Option<Duration>,
+    /// IAM Identity Center: device code lifetime [default: 600].
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    sso_device_code_ttl: Option<Duration>,
+    /// IAM Identity Center: access token lifetime [default: 28800].
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    sso_token_ttl: Option<Duration>,
+    /// IAM Identity Center: role credentials lifetime [default: 3600].
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    sso_credentials_ttl: Option<Duration>,
 
     /// Write the ready info JSON here once listening.
     #[arg(long, value_name = "PATH")]
@@ -314,10 +343,38 @@ fn build_config(args: &Args) -> Result<SimConfig> {
             .host_overrides
             .insert(name.clone(), addr.clone());
     }
+    apply_sso_flags(args, &mut config.sso);
     validate(&config)?;
     ssm_sim::eks::prepare_clusters(&mut config.clusters)?;
     warn_about_clusterless_nodes(&config);
     Ok(config)
+}
+
+/// The `--sso-*` flags over the `[sso]` table.
+fn apply_sso_flags(args: &Args, sso: &mut SsoConfig) {
+    if let Some(polls) = args.sso_approve_after {
+        sso.approve_after_polls = Some(polls);
+    }
+    if args.sso_manual {
+        sso.approve_after_polls = None;
+    }
+    if args.sso_deny {
+        sso.deny = true;
+    }
+    if let Some(poll) = args.sso_slow_down_on_poll {
+        sso.slow_down_on_poll = Some(poll);
+    }
+    let durations = [
+        (&mut sso.poll_interval, args.sso_poll_interval),
+        (&mut sso.device_code_ttl, args.sso_device_code_ttl),
+        (&mut sso.access_token_ttl, args.sso_token_ttl),
+        (&mut sso.role_credentials_ttl, args.sso_credentials_ttl),
+    ];
+    for (slot, flag) in durations {
+        if let Some(value) = flag {
+            *slot = value;
+        }
+    }
 }
 
 /// Warns about nodes tagged with a cluster that is not configured.
@@ -653,6 +710,38 @@ mod tests {
             config.destinations.host_overrides["db.internal"],
             "127.0.0.1:5432"
         );
+    }
+
+    #[test]
+    fn sso_flags_override_the_sso_table() {
+        let defaults = parse(&[]).unwrap().sso;
+        assert_eq!(defaults, SsoConfig::default());
+        let config = parse(&[
+            "--sso-manual",
+            "--sso-deny",
+            "--sso-slow-down-on-poll",
+            "3",
+            "--sso-poll-interval",
+            "0",
+            "--sso-token-ttl",
+            "60",
+            "--sso-credentials-ttl",
+            "1.5",
+            "--sso-device-code-ttl",
+            "30",
+        ])
+        .unwrap()
+        .sso;
+        assert_eq!(config.approve_after_polls, None);
+        assert!(config.deny);
+        assert_eq!(config.slow_down_on_poll, Some(3));
+        assert_eq!(config.poll_interval, Duration::ZERO);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(60));
+        assert_eq!(config.role_credentials_ttl, Duration::from_millis(1500));
+        assert_eq!(config.device_code_ttl, Duration::from_secs(30));
+        let after = parse(&["--sso-approve-after", "0"]).unwrap().sso;
+        assert_eq!(after.approve_after_polls, Some(0));
+        assert!(parse(&["--sso-approve-after", "1", "--sso-manual"]).is_err());
     }
 
     #[test]

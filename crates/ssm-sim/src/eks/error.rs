@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use thiserror::Error;
 
+use crate::sso::CredentialRejection;
+
 /// Header naming the error code, read by the AWS SDKs and botocore.
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 
@@ -21,6 +23,9 @@ pub(crate) enum EksError {
     /// (`InvalidParameterException`, 400): the caller should fix it.
     #[error("{0}")]
     InvalidParameter(String),
+    /// Expired or unknown SSO credentials (403): sign in again.
+    #[error(transparent)]
+    Credentials(#[from] CredentialRejection),
     /// The simulator itself failed (`ServerException`, 500): a bug here.
     #[error("{0}")]
     Server(String),
@@ -32,6 +37,7 @@ impl EksError {
         match self {
             Self::ClusterNotFound(_) => "ResourceNotFoundException",
             Self::InvalidParameter(_) => "InvalidParameterException",
+            Self::Credentials(rejection) => rejection.json_code(),
             Self::Server(_) => "ServerException",
         }
     }
@@ -40,6 +46,7 @@ impl EksError {
         match self {
             Self::ClusterNotFound(_) => StatusCode::NOT_FOUND,
             Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            Self::Credentials(_) => StatusCode::FORBIDDEN,
             Self::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -6,7 +6,9 @@
 //! Answers are JSON with an `x-amzn-RequestId` header; failures carry
 //! their code in `x-amzn-ErrorType`, a `{"message"}` body and the shape's
 //! HTTP status (404 for `ResourceNotFoundException`). A SigV4
-//! `Authorization` header is accepted and ignored. The clusters are the
+//! `Authorization` header is accepted and not verified, but credentials of
+//! the SSO portal must be live ([`crate::sso::CredentialRejection`], 403).
+//! The clusters are the
 //! `[[clusters]]` of the configuration ([`ClusterConfig`]); nodes belong
 //! to a cluster through their `eks:cluster-name` tag.
 
@@ -16,7 +18,7 @@ mod wire;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
@@ -43,15 +45,29 @@ pub(crate) fn routes() -> Router<Service> {
         .route("/clusters/{name}", get(describe_cluster))
 }
 
-async fn describe_cluster(State(service): State<Service>, Path(name): Path<String>) -> Response {
-    respond("DescribeCluster", describe(&service, &name))
+async fn describe_cluster(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let result = signed_in(&service, &headers).and_then(|()| describe(&service, &name));
+    respond("DescribeCluster", result)
 }
 
-async fn list_clusters(State(service): State<Service>, RawQuery(query): RawQuery) -> Response {
-    respond(
-        "ListClusters",
-        list(&service, query.as_deref().unwrap_or("")),
-    )
+async fn list_clusters(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let result =
+        signed_in(&service, &headers).and_then(|()| list(&service, query.as_deref().unwrap_or("")));
+    respond("ListClusters", result)
+}
+
+/// Refuses requests signed with expired or unknown SSO credentials.
+fn signed_in(service: &Service, headers: &HeaderMap) -> Result<(), EksError> {
+    service.sso().check_request(headers, &[])?;
+    Ok(())
 }
 
 /// DescribeCluster: the cluster named `name`.
