@@ -85,7 +85,7 @@ async fn botocore_and_the_aws_cli_use_our_login() {
         });
         let before = lab.sim.sso().stats().get_role_credentials;
         let loaded = botocore(&lab, &aws, profile).await;
-        println!("--- botocore, profile {profile}: {loaded}");
+        println!("--- botocore, profile {profile}: {}", redacted(&loaded));
         assert_eq!(
             loaded["access_token"], ours["accessToken"],
             "botocore read our token"
@@ -166,7 +166,12 @@ async fn a_token_botocore_refreshed_and_rewrote_serves_ssm_forward() {
 
 fn redacted(token: &Value) -> Value {
     let mut shown = token.clone();
-    for secret in ["accessToken", "refreshToken", "clientSecret"] {
+    for secret in [
+        "accessToken",
+        "access_token",
+        "refreshToken",
+        "clientSecret",
+    ] {
         if shown.get(secret).is_some() {
             shown[secret] = json!("…");
         }
