@@ -130,32 +130,37 @@ async fn slow_down_adds_five_seconds_and_the_login_still_succeeds() {
     );
 }
 
+/// A login of `dev` that the simulator does not let through: it fails
+/// with exit 4 and caches nothing; returns what it said.
+async fn refused_login(sso: SsoConfig) -> String {
+    let lab = Lab::start(sso).await;
+    let (code, stderr) = lab.login(&["--profile", "dev"]).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(!lab.cache_file("corp").exists());
+    stderr
+}
+
 #[tokio::test]
 async fn a_denied_request_fails_with_the_access_status() {
-    let lab = Lab::start(SsoConfig {
+    let stderr = refused_login(SsoConfig {
         deny: true,
         ..SsoConfig::default()
     })
     .await;
-    let (code, stderr) = lab.login(&["--profile", "dev"]).await;
-    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("the sign-in request was denied"),
         "{stderr}"
     );
-    assert!(!lab.cache_file("corp").exists());
 }
 
 #[tokio::test]
 async fn a_code_nobody_approves_expires_with_clear_words() {
-    let lab = Lab::start(SsoConfig {
+    let stderr = refused_login(SsoConfig {
         approve_after_polls: None,
         device_code_ttl: Duration::from_secs(3),
         ..SsoConfig::default()
     })
     .await;
-    let (code, stderr) = lab.login(&["--profile", "dev"]).await;
-    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("expired before it was approved"),
         "{stderr}"

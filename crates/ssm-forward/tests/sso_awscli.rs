@@ -51,8 +51,10 @@ print(json.dumps({
 }))
 "#;
 
-fn aws_cli() -> Option<PathBuf> {
-    std::env::var_os("SSM_FORWARD_AWSCLI").map(PathBuf::from)
+fn aws_cli() -> PathBuf {
+    std::env::var_os("SSM_FORWARD_AWSCLI")
+        .map(PathBuf::from)
+        .expect("set SSM_FORWARD_AWSCLI to the aws executable of a venv with botocore")
 }
 
 fn python(aws: &std::path::Path) -> PathBuf {
@@ -71,9 +73,7 @@ async fn botocore(lab: &Lab, aws: &std::path::Path, profile: &str) -> Value {
 #[tokio::test]
 #[ignore = "needs the AWS CLI and botocore: SSM_FORWARD_AWSCLI=/path/to/venv/bin/aws"]
 async fn botocore_and_the_aws_cli_use_our_login() {
-    let Some(aws) = aws_cli() else {
-        panic!("set SSM_FORWARD_AWSCLI to the aws executable of a venv with botocore");
-    };
+    let aws = aws_cli();
     let lab = Lab::start(SsoConfig::default()).await;
     for profile in ["dev", "legacy"] {
         let (code, stderr) = lab.login(&["--profile", profile]).await;
@@ -125,9 +125,7 @@ async fn botocore_and_the_aws_cli_use_our_login() {
 #[tokio::test]
 #[ignore = "needs the AWS CLI and botocore: SSM_FORWARD_AWSCLI=/path/to/venv/bin/aws"]
 async fn a_token_botocore_refreshed_and_rewrote_serves_ssm_forward() {
-    let Some(aws) = aws_cli() else {
-        panic!("set SSM_FORWARD_AWSCLI to the aws executable of a venv with botocore");
-    };
+    let aws = aws_cli();
     let lab = Lab::start(SsoConfig::default()).await;
     let (code, stderr) = lab.login(&["--profile", "dev"]).await;
     assert_eq!(code, 0, "{stderr}");

@@ -5,8 +5,8 @@
 //! listings, logout), and the credentials it issues as the SSM and STS
 //! fakes then see them.
 //!
-//! Every client is built from a per-service `Config` with no credential
-//! chain and no IMDS client, so nothing here can reach instance metadata.
+//! Every client is built from one `SdkConfig` with static credentials (or
+//! none) and no IMDS client, so nothing here can reach instance metadata.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,66 +46,45 @@ fn http_client() -> aws_sdk_ssooidc::config::SharedHttpClient {
         .build_https()
 }
 
-fn oidc(sim: &Simulator) -> aws_sdk_ssooidc::Client {
+/// One SDK configuration for every client: the simulator's endpoint,
+/// no retries, and `credentials` (none for SSO OIDC and the portal, whose
+/// calls are unsigned).
+fn sdk_config(sim: &Simulator, credentials: Option<&Creds>) -> aws_types::SdkConfig {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_sdk_ssooidc::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_ssooidc::Config::builder()
+    let mut config = aws_types::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(sim.endpoint_url())
         .http_client(http_client())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_ssooidc::Client::from_conf(config)
+        .retry_config(RetryConfig::disabled());
+    if let Some(credentials) = credentials {
+        config = config.credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+            credentials.session_token.clone(),
+            None,
+            "test",
+        )));
+    }
+    config.build()
+}
+
+fn oidc(sim: &Simulator) -> aws_sdk_ssooidc::Client {
+    aws_sdk_ssooidc::Client::new(&sdk_config(sim, None))
 }
 
 fn portal(sim: &Simulator) -> aws_sdk_sso::Client {
-    use aws_sdk_sso::config::{BehaviorVersion, Region, retry::RetryConfig};
-    let config = aws_sdk_sso::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .endpoint_url(sim.endpoint_url())
-        .http_client(http_client())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_sso::Client::from_conf(config)
+    aws_sdk_sso::Client::new(&sdk_config(sim, None))
 }
 
 fn ssm(sim: &Simulator, credentials: &Creds) -> aws_sdk_ssm::Client {
-    use aws_sdk_ssm::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_ssm::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new(
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-            credentials.session_token.clone(),
-            None,
-            "test",
-        ))
-        .endpoint_url(sim.endpoint_url())
-        .http_client(http_client())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_ssm::Client::from_conf(config)
+    aws_sdk_ssm::Client::new(&sdk_config(sim, Some(credentials)))
 }
 
 fn sts(sim: &Simulator, credentials: &Creds) -> aws_sdk_sts::Client {
-    use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new(
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-            credentials.session_token.clone(),
-            None,
-            "test",
-        ))
-        .endpoint_url(sim.endpoint_url())
-        .http_client(http_client())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_sts::Client::from_conf(config)
+    aws_sdk_sts::Client::new(&sdk_config(sim, Some(credentials)))
 }
 
 /// A registered client and one device authorization of it.
