@@ -193,10 +193,11 @@ async fn stall_after_socket_loss(detached_output: DetachedOutput) -> Duration {
                 aborted_at = Some(now);
                 recent.clear();
             }
-            Some(at) if recovered_after.is_none() => {
-                if recent.iter().map(|(_, n)| n).sum::<usize>() >= 32 * KIB {
-                    recovered_after = Some(now - at);
-                }
+            Some(at)
+                if recovered_after.is_none()
+                    && recent.iter().map(|(_, n)| n).sum::<usize>() >= 32 * KIB =>
+            {
+                recovered_after = Some(now - at);
             }
             _ => {}
         }
