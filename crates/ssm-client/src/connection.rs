@@ -4,8 +4,9 @@
 //! A session's link is [`LinkState::Connected`] (a socket is open: it is
 //! pinged every `ping_interval` and given up when nothing arrived for
 //! `dead_after`), [`LinkState::Resuming`] (the socket was lost: ResumeSession
-//! and a new socket after a capped exponential backoff with jitter, for as
-//! long as the session exists) or [`LinkState::Terminating`] (the
+//! and a new socket at once if the lost socket had lived a while, else and
+//! after failed attempts with a capped exponential backoff with jitter, for
+//! as long as the session exists) or [`LinkState::Terminating`] (the
 //! TerminateSession flag got `terminate_grace` to be acknowledged; then the
 //! TerminateSession call).
 //!
@@ -20,6 +21,13 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use crate::config::ClientConfig;
+
+/// A socket that lived at least this long is resumed at once when lost:
+/// every moment without a socket costs data the gateway may drop, and the
+/// agent recovers dropped output at one message per 100 ms tick. A socket
+/// that dies sooner is resumed after the backoff, so a peer that kills
+/// every new socket is not hammered.
+const RESUME_AT_ONCE_AFTER: Duration = Duration::from_secs(1);
 
 /// What the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +140,8 @@ pub(crate) struct Connection {
     last_loss: String,
     /// The link status changed since [`Self::take_status_change`].
     status_changed: bool,
+    /// When the current (or last) socket opened.
+    socket_since: Instant,
 }
 
 impl Connection {
@@ -156,6 +166,7 @@ impl Connection {
             reconnects: 0,
             last_loss: String::new(),
             status_changed: false,
+            socket_since: now,
         };
         connection.start_socket_timers(now);
         connection
@@ -242,7 +253,18 @@ impl Connection {
         match self.state {
             LinkState::Connected => {
                 self.lose_socket(reason);
-                self.schedule_resume(now, 0, 0);
+                let lived = now.saturating_duration_since(self.socket_since);
+                if lived >= RESUME_AT_ONCE_AFTER {
+                    self.state = LinkState::Resuming {
+                        attempt: 0,
+                        refusals: 0,
+                        in_flight: false,
+                    };
+                    self.timers.set(Timer::Backoff, now);
+                    debug!(?lived, "resume at once");
+                } else {
+                    self.schedule_resume(now, 0, 0);
+                }
             }
             LinkState::Terminating {
                 socket: true,
@@ -292,6 +314,7 @@ impl Connection {
         self.state = LinkState::Connected;
         self.timers.stop(Timer::Backoff);
         self.reconnects += 1;
+        self.socket_since = now;
         self.status_changed = true;
         info!(reconnects = self.reconnects, "data channel resumed");
         self.start_socket_timers(now);

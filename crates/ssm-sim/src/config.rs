@@ -8,12 +8,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::eks::cluster::{ClusterConfig, default_clusters};
+pub use crate::gateway::policy::{DetachedOutput, GatewayPolicy, TerminateNotice};
 use crate::hostile::Hostile;
 pub use crate::instance::InstanceConfig;
 use crate::sso::SsoConfig;
 
 /// How close to the real service the timing is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RealismConfig {
     /// Largest agent Output payload (the real agent reads 1024 bytes).
@@ -42,6 +43,26 @@ pub struct RealismConfig {
     /// plugin starts after the handshake.
     #[serde(with = "duration_ms")]
     pub port_start_delay: Duration,
+    /// Probability per agent stream message of the agent's send-before-
+    /// buffer race (protocol.md §13): it writes the message before adding
+    /// it to its resend buffer, so the client's ack of it is ignored and
+    /// it is resent every RTO until the client acks a repeat.
+    pub send_before_buffer: f64,
+    /// How the agent's resend interval grows: not at all (the real
+    /// agent's front message is resent every RTO) or doubling.
+    pub resend_backoff: AgentBackoff,
+}
+
+/// The agent's retransmission backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentBackoff {
+    /// The front message is resent every RTO, like the real agent.
+    #[default]
+    None,
+    /// The RTO doubles (up to 1 s) while resends fall due without a valid
+    /// RTT sample, as our client does.
+    Doubling,
 }
 
 impl Default for RealismConfig {
@@ -57,19 +78,23 @@ impl Default for RealismConfig {
             max_session_duration: None,
             latency: Duration::ZERO,
             port_start_delay: Duration::from_millis(20),
+            send_before_buffer: 0.0,
+            resend_backoff: AgentBackoff::None,
         }
     }
 }
 
 impl RealismConfig {
-    /// The realistic profile: 1024-byte agent output 1 ms apart and the
-    /// 1000 messages/s gateway limit. Recycling, timeouts and latency stay
-    /// off unless set: they depend on what a test wants to see.
+    /// The realistic profile: 1024-byte agent output 1 ms apart, the
+    /// 1000 messages/s gateway limit and the send-before-buffer race on
+    /// 1 % of agent messages. Recycling, timeouts and latency stay off
+    /// unless set: they depend on what a test wants to see.
     pub fn realistic() -> Self {
         Self {
             output_pacing: Duration::from_millis(1),
             client_rate_limit: Some(1000),
             port_start_delay: Duration::from_millis(100),
+            send_before_buffer: 0.01,
             ..Self::default()
         }
     }
@@ -188,6 +213,8 @@ pub struct SimConfig {
     pub faults: FaultConfig,
     /// Destination policy.
     pub destinations: DestinationConfig,
+    /// The gateway's choices where the real one's are unknown.
+    pub gateway: GatewayPolicy,
 }
 
 impl Default for SimConfig {
@@ -202,6 +229,7 @@ impl Default for SimConfig {
             realism: RealismConfig::default(),
             faults: FaultConfig::default(),
             destinations: DestinationConfig::default(),
+            gateway: GatewayPolicy::default(),
         }
     }
 }

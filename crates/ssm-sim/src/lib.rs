@@ -45,7 +45,10 @@ pub mod stats;
 pub mod sts;
 pub mod targets;
 
-pub use config::{FaultConfig, InstanceConfig, RealismConfig, SimConfig};
+pub use config::{
+    AgentBackoff, DetachedOutput, FaultConfig, GatewayPolicy, InstanceConfig, RealismConfig,
+    SimConfig, TerminateNotice,
+};
 pub use eks::{ClusterConfig, ClusterStatus};
 pub use hostile::Hostile;
 pub use registry::{EndCause, SessionStatus, SessionSummary};

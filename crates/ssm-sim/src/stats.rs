@@ -80,6 +80,10 @@ counters! {
     hostile_injections,
     /// Stream bytes of the hostile floods begun.
     hostile_flood_bytes,
+    /// Client acks the agent ignored: they came in the send-before-buffer race.
+    race_lost_acks,
+    /// Agent frames dropped by the gateway while no client socket was attached.
+    detached_dropped,
 }
 
 impl SessionCounters {

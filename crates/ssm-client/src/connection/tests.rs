@@ -67,11 +67,9 @@ fn silent_socket_is_dropped_and_resumed() {
     assert!(connection.take_status_change());
     assert_eq!(connection.last_loss(), "nothing received for 60s");
     assert_eq!(connection.timer(Timer::Ping), None);
-    // The first attempt follows after the initial backoff (±25 %).
+    // The socket had lived a minute: the first attempt follows at once.
     let resume_at = fire_next(&mut connection);
-    let delay = resume_at - dead;
-    let ratio = delay.as_secs_f64() / 0.1;
-    assert!((0.749..=1.251).contains(&ratio), "{delay:?}");
+    assert_eq!(resume_at, dead);
     assert_eq!(actions(&mut connection), [Action::Resume]);
     assert!(matches!(
         connection.state(),
@@ -92,6 +90,17 @@ fn held_input_does_not_count_as_silence() {
     // Readers catch up two minutes later: the dead timer restarts then.
     connection.handle_reading(start + 120 * SEC, true);
     assert_eq!(connection.timer(Timer::Dead), Some(start + 180 * SEC));
+}
+
+#[test]
+fn a_socket_that_dies_young_is_resumed_after_the_backoff() {
+    let start = Instant::now();
+    let mut connection = Connection::new(&config(), start, 5);
+    let lost = start + Duration::from_millis(999);
+    connection.handle_socket_lost(lost, String::new());
+    let delay = connection.poll_timeout().unwrap() - lost;
+    let ratio = delay.as_secs_f64() / 0.1;
+    assert!((0.749..=1.251).contains(&ratio), "{delay:?}");
 }
 
 #[test]

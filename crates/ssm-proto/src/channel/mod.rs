@@ -8,7 +8,9 @@
 //!   (from 0) and stays buffered until the peer acks that number;
 //! * every sequenced message we accept is acked, buffered when early,
 //!   re-acked when it is a duplicate, and delivered in order;
-//! * overdue messages are resent with an RFC 6298 timeout;
+//! * overdue messages are resent with an RFC 6298 timeout (1 s cap, the
+//!   agent's); the client backs the RTO off only while no valid sample
+//!   comes, the agent never;
 //! * `pause_publication` stops stream transmissions until
 //!   `start_publication` or any stream data or ack arrives, or the socket
 //!   is replaced;
@@ -30,6 +32,8 @@ mod ids;
 mod incoming;
 mod outgoing;
 mod pacer;
+#[cfg(test)]
+mod rto_tests;
 mod rtt;
 #[cfg(test)]
 mod tests;
@@ -51,8 +55,8 @@ pub use outgoing::RetransmitPolicy;
 use outgoing::{AckOutcome, Outgoing};
 use pacer::Pacer;
 pub use pacer::PacingConfig;
-pub use rtt::RtoConfig;
 use rtt::RttEstimator;
+pub use rtt::{ResendBackoff, RtoConfig};
 
 /// Which end of the channel this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,8 +141,9 @@ impl ChannelConfig {
     }
 
     /// Defaults for an agent, as the real one behaves: large buffers,
-    /// front-only retransmission checked every 100 ms, no pacing (the
-    /// agent paces by sleeping).
+    /// front-only retransmission checked every 100 ms with no backoff (the
+    /// front message is resent every RTO), no pacing (the agent paces by
+    /// sleeping).
     pub fn agent() -> Self {
         Self {
             role: Role::Agent,
@@ -146,6 +151,10 @@ impl ChannelConfig {
             max_reorder: 100_000,
             max_reorder_bytes: usize::MAX,
             retransmit: RetransmitPolicy::FrontOnly,
+            rto: RtoConfig {
+                backoff: ResendBackoff::None,
+                ..RtoConfig::default()
+            },
             resend_tick: Some(Duration::from_millis(100)),
             pacing: None,
             ..Self::client()
@@ -403,7 +412,8 @@ impl DataChannel {
     /// Moves overdue messages to the resend queue. Call when the instant
     /// from [`Self::poll_timeout`] has passed (calling early is harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.outgoing.on_timeout(now, self.config.retransmit);
+        self.outgoing
+            .on_timeout(now, self.config.retransmit, &mut self.rtt);
     }
 
     /// A new socket replaced a lost one: resend everything in flight now
@@ -536,7 +546,7 @@ impl DataChannel {
         {
             return None;
         }
-        let transmission = self.outgoing.next_transmission(now, &self.rtt)?;
+        let transmission = self.outgoing.next_transmission(now)?;
         if transmission.is_retransmit {
             self.stats.retransmits += 1;
         } else {
@@ -550,7 +560,9 @@ impl DataChannel {
     /// next has work to do.
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let retransmit = self.outgoing.next_deadline(self.config.retransmit);
+        let retransmit = self
+            .outgoing
+            .next_deadline(self.config.retransmit, self.rtt.rto());
         let pacing = match &self.pacer {
             Some(pacer) if !self.paused && self.outgoing.has_pending() => {
                 Some(pacer.next_token_at())

@@ -49,7 +49,8 @@ struct Entry {
     payload_len: usize,
     first_sent: Option<Instant>,
     retries: u32,
-    deadline: Option<Instant>,
+    /// Last transmission, while on the wire and not queued for a resend.
+    last_sent: Option<Instant>,
 }
 
 /// A frame handed out for transmission.
@@ -61,12 +62,19 @@ pub(crate) struct Transmission {
 }
 
 /// Unacked messages in sequence order, with their timers.
+///
+/// A message on the wire is due for a resend once the *current* RTO has
+/// passed since its last transmission (the agent's rule, protocol.md
+/// §5.4), so a change of the RTO applies to every message at once. Since
+/// the RTO is the same for all, the oldest last transmission is always
+/// the first due.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     next_seq: i64,
     max_unacked: usize,
     entries: BTreeMap<i64, Entry>,
-    deadlines: BTreeSet<(Instant, i64)>,
+    /// (last transmission, seq) of every message on the wire.
+    on_wire: BTreeSet<(Instant, i64)>,
     unsent: VecDeque<i64>,
     resend: BTreeSet<i64>,
     tick: Option<Duration>,
@@ -81,7 +89,7 @@ impl Outgoing {
             next_seq: 0,
             max_unacked: max_unacked.max(1),
             entries: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
+            on_wire: BTreeSet::new(),
             unsent: VecDeque::new(),
             resend: BTreeSet::new(),
             tick,
@@ -122,7 +130,7 @@ impl Outgoing {
             payload_len,
             first_sent: None,
             retries: 0,
-            deadline: None,
+            last_sent: None,
         };
         self.entries.insert(seq, entry);
         self.unsent.push_back(seq);
@@ -146,11 +154,7 @@ impl Outgoing {
 
     /// Hands out the next frame: due retransmissions first (oldest first),
     /// then never-sent messages, and arms its timer.
-    pub(crate) fn next_transmission(
-        &mut self,
-        now: Instant,
-        rtt: &RttEstimator,
-    ) -> Option<Transmission> {
+    pub(crate) fn next_transmission(&mut self, now: Instant) -> Option<Transmission> {
         self.drop_stale_queue_heads();
         let seq = match self.resend.pop_first() {
             Some(seq) => seq,
@@ -163,11 +167,10 @@ impl Outgoing {
         } else {
             entry.first_sent = Some(now);
         }
-        let deadline = now + rtt.backoff(entry.retries);
-        if let Some(old) = entry.deadline.replace(deadline) {
-            self.deadlines.remove(&(old, seq));
+        if let Some(old) = entry.last_sent.replace(now) {
+            self.on_wire.remove(&(old, seq));
         }
-        self.deadlines.insert((deadline, seq));
+        self.on_wire.insert((now, seq));
         Some(Transmission {
             frame: entry.frame.clone(),
             payload_len: entry.payload_len,
@@ -186,8 +189,8 @@ impl Outgoing {
             }
             Slot::Vacant(_) => return AckOutcome::NeverSent,
         };
-        if let Some(deadline) = entry.deadline {
-            self.deadlines.remove(&(deadline, seq));
+        if let Some(sent) = entry.last_sent {
+            self.on_wire.remove(&(sent, seq));
         }
         self.resend.remove(&seq);
         let rtt_sample = match (entry.first_sent, entry.retries) {
@@ -197,53 +200,68 @@ impl Outgoing {
         AckOutcome::Released { rtt_sample }
     }
 
-    /// Moves messages whose timers expired into the resend queue.
-    pub(crate) fn on_timeout(&mut self, now: Instant, policy: RetransmitPolicy) {
+    /// Moves messages on the wire for at least the current RTO into the
+    /// resend queue; tells the estimator when any fell due (it may back
+    /// off).
+    pub(crate) fn on_timeout(
+        &mut self,
+        now: Instant,
+        policy: RetransmitPolicy,
+        rtt: &mut RttEstimator,
+    ) {
         if let Some(tick) = self.tick {
             if self.next_check.is_some_and(|check| now < check) {
                 return;
             }
             self.next_check = Some(now + tick);
         }
+        let rto = rtt.rto();
+        let mut expired = false;
         match policy {
             RetransmitPolicy::AllOverdue => {
-                while let Some(&(deadline, seq)) = self.deadlines.first() {
-                    if deadline > now {
+                while let Some(&(sent, seq)) = self.on_wire.first() {
+                    if sent + rto > now {
                         break;
                     }
-                    self.deadlines.pop_first();
+                    self.on_wire.pop_first();
                     self.queue_resend(seq);
+                    expired = true;
                 }
             }
             RetransmitPolicy::FrontOnly => {
-                if let Some((deadline, seq)) = self.front_deadline()
-                    && deadline <= now
+                if let Some((sent, seq)) = self.front_on_wire()
+                    && sent + rto <= now
                 {
-                    self.deadlines.remove(&(deadline, seq));
+                    self.on_wire.remove(&(sent, seq));
                     self.queue_resend(seq);
+                    expired = true;
                 }
             }
+        }
+        if expired {
+            rtt.on_expiry(now);
         }
     }
 
     fn queue_resend(&mut self, seq: i64) {
         if let Some(entry) = self.entries.get_mut(&seq) {
-            entry.deadline = None;
+            entry.last_sent = None;
             self.resend.insert(seq);
         }
     }
 
-    fn front_deadline(&self) -> Option<(Instant, i64)> {
+    fn front_on_wire(&self) -> Option<(Instant, i64)> {
         let (&seq, entry) = self.entries.first_key_value()?;
-        Some((entry.deadline?, seq))
+        Some((entry.last_sent?, seq))
     }
 
-    /// The earliest retransmission timer under `policy`.
-    pub(crate) fn next_deadline(&self, policy: RetransmitPolicy) -> Option<Instant> {
-        let due = match policy {
-            RetransmitPolicy::AllOverdue => self.deadlines.first().map(|&(at, _)| at),
-            RetransmitPolicy::FrontOnly => self.front_deadline().map(|(at, _)| at),
+    /// When the next resend falls due under `policy` with this RTO.
+    pub(crate) fn next_deadline(&self, policy: RetransmitPolicy, rto: Duration) -> Option<Instant> {
+        let sent = match policy {
+            RetransmitPolicy::AllOverdue => self.on_wire.first().map(|&(at, _)| at),
+            RetransmitPolicy::FrontOnly => self.front_on_wire().map(|(at, _)| at),
         }?;
+        let due = sent + rto;
         Some(self.next_check.map_or(due, |check| due.max(check)))
     }
 
@@ -251,7 +269,7 @@ impl Outgoing {
     /// whatever was in flight on the old socket may be lost.
     pub(crate) fn requeue_in_flight(&mut self) {
         let in_flight: Vec<(Instant, i64)> =
-            std::mem::take(&mut self.deadlines).into_iter().collect();
+            std::mem::take(&mut self.on_wire).into_iter().collect();
         for (_, seq) in in_flight {
             self.queue_resend(seq);
         }
@@ -261,12 +279,10 @@ impl Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::RtoConfig;
 
     fn sent_once(outgoing: &mut Outgoing, now: Instant) -> i64 {
         let seq = outgoing.push(Bytes::from_static(b"m"), 1);
-        let rtt = RttEstimator::new(RtoConfig::default());
-        let sent = outgoing.next_transmission(now, &rtt).expect("queued");
+        let sent = outgoing.next_transmission(now).expect("queued");
         assert!(!sent.is_retransmit);
         seq
     }
@@ -293,8 +309,7 @@ mod tests {
         let mut outgoing = Outgoing::new(8, None);
         let seq = sent_once(&mut outgoing, now);
         outgoing.requeue_in_flight();
-        let rtt = RttEstimator::new(RtoConfig::default());
-        assert!(outgoing.next_transmission(now, &rtt).unwrap().is_retransmit);
+        assert!(outgoing.next_transmission(now).unwrap().is_retransmit);
         assert_eq!(
             outgoing.on_ack(seq, now),
             AckOutcome::Released { rtt_sample: None }

@@ -298,7 +298,7 @@ fn reorder_buffer_is_capped_in_bytes_too() {
 }
 
 #[test]
-fn retransmits_every_overdue_message_with_backoff() {
+fn retransmits_every_overdue_message_and_backs_off_without_samples() {
     let start = Instant::now();
     let mut client = channel(Role::Client, start);
     for byte in [b"a", b"b", b"c"] {
@@ -314,8 +314,33 @@ fn retransmits_every_overdue_message_with_backoff() {
     client.handle_timeout(t1);
     let resent = drain(&mut client, t1);
     assert_eq!(resent, first, "same bytes, same ids, all three");
+    // One doubling for the whole round, not one per message.
+    assert_eq!(client.stats().rto, ms(400));
     assert_eq!(client.poll_timeout(), Some(t1 + ms(400)));
     assert_eq!(client.stats().retransmits, 3);
+}
+
+#[test]
+fn a_valid_sample_ends_the_backoff_for_every_message() {
+    let start = Instant::now();
+    let mut client = channel(Role::Client, start);
+    client
+        .send(start, PayloadType::Output, Bytes::from_static(b"a"))
+        .unwrap();
+    let _ = drain(&mut client, start);
+    let t1 = start + ms(200);
+    client.handle_timeout(t1);
+    let _ = drain(&mut client, t1);
+    assert_eq!(client.poll_timeout(), Some(t1 + ms(400)));
+    // A message sent once and acked 20 ms later: the estimate rules again,
+    // also for the message resent before.
+    client
+        .send(t1, PayloadType::Output, Bytes::from_static(b"b"))
+        .unwrap();
+    let _ = drain(&mut client, t1);
+    client.handle_frame(t1 + ms(20), &ack_for(1)).unwrap();
+    assert_eq!(client.stats().rto, ms(170));
+    assert_eq!(client.poll_timeout(), Some(t1 + ms(170)));
 }
 
 #[test]

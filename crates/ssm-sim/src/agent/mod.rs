@@ -14,6 +14,7 @@ mod basic;
 mod handshake;
 mod mux;
 mod port;
+mod race;
 mod shell;
 
 use std::sync::Arc;
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::Value;
-use ssm_proto::channel::{ChannelConfig, DataChannel};
-use ssm_proto::message::{MessageType, PayloadType};
+use ssm_proto::channel::{ChannelConfig, DataChannel, ResendBackoff, RtoConfig};
+use ssm_proto::message::{ClientMessage, MessageType, PayloadType};
 use ssm_proto::payload::{ChannelClosed, Flag};
 use ssm_proto::version::{
     MUX_AFTER_AGENT_VERSION, PortMode, SMUX_KEEPALIVE_OFF_AFTER_AGENT_VERSION, agent_port_mode,
@@ -33,13 +34,14 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::OwnedPermit;
 use tracing::{Instrument, debug, info, info_span};
 
-use crate::config::{InstanceConfig, SimConfig};
+use crate::config::{AgentBackoff, DetachedOutput, InstanceConfig, SimConfig, TerminateNotice};
 use crate::hostile::{self, Hostile};
 use crate::limits::FAR_FUTURE;
 use crate::messages::{AgentInput, ToClient};
 use crate::registry::{EndCause, Registry, SessionStatus};
 use crate::stats::SessionCounters;
 use port::{Destination, PortHandle, PortInput, PortOutput, PortSettings};
+use race::SendBeforeBuffer;
 
 /// What an agent task needs to run a session.
 #[derive(Debug)]
@@ -102,13 +104,22 @@ struct Agent {
     hostile_at_ready: Vec<Hostile>,
     started: Instant,
     last_activity: Instant,
+    race: SendBeforeBuffer,
 }
 
 impl Agent {
     fn new(spec: AgentSpec) -> Self {
         let now = Instant::now();
-        let config = ChannelConfig::agent();
-        let channel = DataChannel::new(config, now, unix_ms(), fastrand::u64(..));
+        let channel = DataChannel::new(
+            channel_config(&spec.config),
+            now,
+            unix_ms(),
+            fastrand::u64(..),
+        );
+        let race = SendBeforeBuffer::new(
+            spec.config.realism.send_before_buffer,
+            spec.config.faults.seed ^ fastrand::u64(..),
+        );
         let send_at = now + spec.config.faults.handshake_delay;
         let hostile_at_ready = spec.config.faults.hostile.clone();
         Self {
@@ -122,6 +133,7 @@ impl Agent {
             port_ready_at: None,
             started: now,
             last_activity: now,
+            race,
         }
     }
 
@@ -144,8 +156,10 @@ impl Agent {
             .next_deadline()
             .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
         let to_port = self.port.as_ref().map(|port| port.input.clone());
-        let can_send =
-            self.client.is_some() && !self.channel.is_paused() && self.channel.send_capacity() > 0;
+        // The real agent never sees the client's socket: it keeps reading
+        // its destination while the client is away (the gateway buffers or
+        // drops what it sends).
+        let can_send = !self.channel.is_paused() && self.channel.send_capacity() > 0;
         let has_delivery =
             matches!(self.phase, Phase::Running) && self.channel.peek_delivery().is_some();
         tokio::select! {
@@ -167,18 +181,18 @@ impl Agent {
                 SessionCounters::add(&self.spec.counters.connections, 1);
                 self.client = Some(sender);
                 self.client_connection = connection;
-                self.channel.handle_reconnect();
+                if self.spec.config.gateway.detached_output == DetachedOutput::Buffer {
+                    // What the lost socket may not have delivered goes
+                    // again; under Drop the agent, unaware, resends as usual.
+                    self.channel.handle_reconnect();
+                }
             }
             AgentInput::Detached { connection } if connection == self.client_connection => {
                 debug!(connection, "client detached");
                 self.client = None;
             }
             AgentInput::Detached { connection } => debug!(connection, "replaced socket detached"),
-            AgentInput::Frame(frame) => {
-                if let Err(error) = self.channel.handle_frame(now, &frame) {
-                    debug!(%error, "dropping client frame");
-                }
-            }
+            AgentInput::Frame(frame) => self.on_client_frame(now, &frame),
             AgentInput::Terminate(cause) => {
                 let ending = Ending {
                     status: SessionStatus::Terminated,
@@ -201,6 +215,20 @@ impl Agent {
                 }
             }
             AgentInput::Hostile(kind) => self.on_hostile(now, kind),
+        }
+    }
+
+    fn on_client_frame(&mut self, now: Instant, frame: &[u8]) {
+        let decoded = ClientMessage::decode(frame);
+        if let Ok(message) = &decoded
+            && self.race.loses_ack(message)
+        {
+            debug!("ack lost to the send-before-buffer race");
+            SessionCounters::add(&self.spec.counters.race_lost_acks, 1);
+            return;
+        }
+        if let Err(error) = self.channel.handle_decoded(now, decoded) {
+            debug!(%error, "dropping client frame");
         }
     }
 
@@ -246,7 +274,11 @@ impl Agent {
             Some(PortOutput::Data(bytes)) => {
                 self.last_activity = now;
                 SessionCounters::add(&self.spec.counters.agent_bytes, bytes.len() as u64);
-                self.channel.send(now, PayloadType::Output, bytes)
+                let queued = self.channel.send(now, PayloadType::Output, bytes);
+                if let Ok(seq) = queued {
+                    self.race.on_queued(seq);
+                }
+                queued
             }
             Some(PortOutput::ConnectError) => {
                 self.channel
@@ -524,12 +556,25 @@ impl Agent {
         };
     }
 
-    /// Sends channel_closed, closes the socket and records the end.
+    /// Sends channel_closed, closes the socket and records the end. After
+    /// the client's TerminateSession flag, what the client sees is the
+    /// gateway's choice ([`TerminateNotice`]).
     fn finish(&mut self, now: Instant, ending: Ending) {
+        let notice = match ending.cause {
+            EndCause::TerminateFlag => self.spec.config.gateway.on_terminate,
+            _ => TerminateNotice::ChannelClosed,
+        };
         if let Some(client) = self.client.take() {
-            let frame = self.channel_closed_frame(now, &ending.output);
-            let _ = client.try_send(ToClient::Frame(frame));
-            let _ = client.try_send(ToClient::Close(1000, String::new()));
+            if notice == TerminateNotice::ChannelClosed {
+                let frame = self.channel_closed_frame(now, &ending.output);
+                let _ = client.try_send(ToClient::Frame(frame));
+            }
+            if notice == TerminateNotice::Nothing {
+                // The socket stays open and silent until the client leaves.
+                tokio::spawn(async move { client.closed().await });
+            } else {
+                let _ = client.try_send(ToClient::Close(1000, String::new()));
+            }
         }
         self.spec
             .registry
@@ -559,9 +604,17 @@ impl Agent {
             .encode()
     }
 
-    /// Writes every pending frame to the attached client.
+    /// Writes every pending frame to the attached client. With no client
+    /// attached, pending frames wait (the gateway buffers them) or are sent
+    /// into the void (the gateway drops them).
     async fn flush(&mut self) {
         let Some(client) = self.client.clone() else {
+            if self.spec.config.gateway.detached_output == DetachedOutput::Drop {
+                let now = Instant::now();
+                while self.channel.poll_transmit(now).is_some() {
+                    SessionCounters::add(&self.spec.counters.detached_dropped, 1);
+                }
+            }
             return;
         };
         let now = Instant::now();
@@ -594,6 +647,23 @@ impl Agent {
             unix_ms().saturating_sub(age.as_millis() as u64).max(1)
         });
         set(&counters.agent_oldest_unacked_unix_ms, waiting_since);
+    }
+}
+
+/// The agent's channel: front-only resends every 100 ms tick, with the
+/// configured backoff (none, like the real agent, unless a test asks).
+fn channel_config(config: &SimConfig) -> ChannelConfig {
+    let base = ChannelConfig::agent();
+    let backoff = match config.realism.resend_backoff {
+        AgentBackoff::None => ResendBackoff::None,
+        AgentBackoff::Doubling => ResendBackoff::Doubling,
+    };
+    ChannelConfig {
+        rto: RtoConfig {
+            backoff,
+            ..base.rto
+        },
+        ..base
     }
 }
 

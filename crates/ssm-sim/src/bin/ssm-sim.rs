@@ -16,7 +16,10 @@ use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Parser};
 use serde_json::Value;
 use ssm_sim::registry::Registry;
-use ssm_sim::{Hostile, ReadyInfo, RealismConfig, SessionSummary, SimConfig, Simulator, SsoConfig};
+use ssm_sim::{
+    DetachedOutput, Hostile, ReadyInfo, RealismConfig, SessionSummary, SimConfig, Simulator,
+    SsoConfig, TerminateNotice,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Runs a local AWS Session Manager simulator: SSM API, message gateway
@@ -66,6 +69,18 @@ struct Args {
     /// messages per second for 2 consecutive seconds (real: 1000).
     #[arg(long, value_name = "N")]
     rate_limit: Option<u32>,
+    /// Probability per agent message of the agent's send-before-buffer
+    /// race: its first ack is ignored, so it is resent every RTO until the
+    /// client acks a repeat (--realistic: 0.01).
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    send_before_buffer: Option<f64>,
+    /// What the client sees after the agent ends a session on its
+    /// TerminateSession flag: channel-closed, close or nothing.
+    #[arg(long, value_name = "WHAT", value_parser = parse_terminate_notice)]
+    on_terminate: Option<TerminateNotice>,
+    /// Agent output while the client has no socket: buffer or drop.
+    #[arg(long, value_name = "WHAT", value_parser = parse_detached_output)]
+    detached_output: Option<DetachedOutput>,
 
     /// Probability of dropping a stream-data message (each direction).
     #[arg(long, value_name = "P", value_parser = parse_probability)]
@@ -173,6 +188,25 @@ fn parse_probability(text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
+fn parse_terminate_notice(text: &str) -> Result<TerminateNotice, String> {
+    match text {
+        "channel-closed" => Ok(TerminateNotice::ChannelClosed),
+        "close" => Ok(TerminateNotice::Close),
+        "nothing" => Ok(TerminateNotice::Nothing),
+        _ => Err(format!(
+            "{text:?}: expected channel-closed, close or nothing"
+        )),
+    }
+}
+
+fn parse_detached_output(text: &str) -> Result<DetachedOutput, String> {
+    match text {
+        "buffer" => Ok(DetachedOutput::Buffer),
+        "drop" => Ok(DetachedOutput::Drop),
+        _ => Err(format!("{text:?}: expected buffer or drop")),
+    }
+}
+
 fn check_probability(value: f64) -> Result<(), String> {
     if (0.0..=1.0).contains(&value) {
         Ok(())
@@ -274,9 +308,20 @@ fn build_config(args: &Args) -> Result<SimConfig> {
             idle_timeout: realism.idle_timeout,
             max_session_duration: realism.max_session_duration,
             latency: realism.latency,
+            resend_backoff: realism.resend_backoff,
             ..RealismConfig::realistic()
         };
     }
+    if let Some(probability) = args.send_before_buffer {
+        realism.send_before_buffer = probability;
+    }
+    if let Some(notice) = args.on_terminate {
+        config.gateway.on_terminate = notice;
+    }
+    if let Some(detached) = args.detached_output {
+        config.gateway.detached_output = detached;
+    }
+    let realism = &mut config.realism;
     if let Some(after) = args.recycle_after {
         realism.recycle_after = Some(after);
     }
@@ -445,6 +490,8 @@ fn validate(config: &SimConfig) -> Result<()> {
     for (name, value) in probabilities {
         check_probability(value).map_err(|error| anyhow::anyhow!("faults.{name}: {error}"))?;
     }
+    check_probability(config.realism.send_before_buffer)
+        .map_err(|error| anyhow::anyhow!("realism.send_before_buffer: {error}"))?;
     if config.instances.is_empty() {
         bail!("the fleet is empty: configure at least one [[instances]]");
     }
@@ -753,6 +800,25 @@ mod tests {
         );
         let error = Args::try_parse_from(["ssm-sim", "--hostile", "rude"]).unwrap_err();
         assert!(error.to_string().contains("smux-bad-version"), "{error}");
+    }
+
+    #[test]
+    fn gateway_policy_and_race_come_from_flags() {
+        let config = parse(&[
+            "--realistic",
+            "--on-terminate",
+            "nothing",
+            "--detached-output",
+            "drop",
+        ])
+        .unwrap();
+        assert_eq!(config.gateway.on_terminate, TerminateNotice::Nothing);
+        assert_eq!(config.gateway.detached_output, DetachedOutput::Drop);
+        assert!((config.realism.send_before_buffer - 0.01).abs() < 1e-9);
+        let config = parse(&["--send-before-buffer", "0.5", "--realistic"]).unwrap();
+        assert!((config.realism.send_before_buffer - 0.5).abs() < 1e-9);
+        assert!(parse(&["--detached-output", "keep"]).is_err());
+        assert!(parse(&["--send-before-buffer", "2"]).is_err());
     }
 
     #[test]

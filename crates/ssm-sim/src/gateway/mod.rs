@@ -11,6 +11,7 @@
 
 mod connection;
 mod faults;
+pub mod policy;
 mod rate;
 
 pub(crate) use connection::publication_notice;
