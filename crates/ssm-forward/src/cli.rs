@@ -269,6 +269,7 @@ mod tests {
             "endpoint-url" => "http://127.0.0.1:1",
             "reason" => "test",
             "ready-file" => "/tmp/ready.json",
+            "max-connections" => "64",
             _ => return None,
         })
     }
