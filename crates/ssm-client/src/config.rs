@@ -62,6 +62,39 @@ pub struct ClientConfig {
     /// Allow plain `ws://` URLs to hosts that are not loopback (never
     /// needed with real AWS; only for unusual test rigs).
     pub allow_insecure_ws: bool,
+    /// Deadlines of the steps that open a data-channel socket (first open
+    /// and every resume).
+    pub connect_deadlines: ConnectDeadlines,
+}
+
+/// How long each step of opening a data-channel socket may take before it
+/// fails with [`crate::ConnectError::TimedOut`] (and, on a resume, the
+/// next attempt starts). Default 10 s each: far above a healthy network's
+/// round trips, well below a user's patience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectDeadlines {
+    /// Resolving the gateway's name and connecting TCP (to the gateway,
+    /// or to the `HTTPS_PROXY`).
+    pub tcp: Duration,
+    /// The proxy's answer to CONNECT (request sent, status line and
+    /// headers read).
+    pub proxy_connect: Duration,
+    /// The TLS handshake.
+    pub tls: Duration,
+    /// The WebSocket upgrade request and its answer.
+    pub upgrade: Duration,
+}
+
+impl Default for ConnectDeadlines {
+    fn default() -> Self {
+        let each = Duration::from_secs(10);
+        Self {
+            tcp: each,
+            proxy_connect: each,
+            tls: each,
+            upgrade: each,
+        }
+    }
 }
 
 impl Default for ClientConfig {
@@ -81,6 +114,7 @@ impl Default for ClientConfig {
             max_resume_failures: 8,
             terminate_grace: Duration::from_secs(1),
             allow_insecure_ws: false,
+            connect_deadlines: ConnectDeadlines::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::api::ApiError;
 
-pub use self::connect::{ConnectError, ProxyError};
+pub use self::connect::{ConnectError, ConnectStep, ProxyError};
 pub use self::source::ErrorSource;
 
 /// Why a session could not start or stopped working.

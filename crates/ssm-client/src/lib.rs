@@ -57,8 +57,8 @@ pub use aws::{
     AwsOptions, AwsSessionApi, classify_sdk_error, https_client, load_sdk_config,
     simulator_sdk_config,
 };
-pub use config::ClientConfig;
-pub use error::{ConnectError, EndCause, EndReason, Error, ErrorSource, ProxyError};
+pub use config::{ClientConfig, ConnectDeadlines};
+pub use error::{ConnectError, ConnectStep, EndCause, EndReason, Error, ErrorSource, ProxyError};
 #[cfg(feature = "net")]
 pub use session::Session;
 pub use ssm_proto::session::{HandshakeError, SessionInfo};

@@ -42,7 +42,8 @@ impl Link {
         client_id: &str,
         config: &ClientConfig,
     ) -> Result<Self, Error> {
-        let ws = transport::connect(url, config.allow_insecure_ws).await?;
+        let ws =
+            transport::connect(url, config.allow_insecure_ws, &config.connect_deadlines).await?;
         let (sink, reader) = ws.split();
         let (writer, queue) = mpsc::channel(WRITER_QUEUE);
         let writer_task = tokio::spawn(write_loop(sink, queue));

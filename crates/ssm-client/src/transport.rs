@@ -5,13 +5,20 @@
 //! store and the ring provider; plain `ws://` is refused unless the host
 //! is loopback. `HTTPS_PROXY` / `https_proxy` (with `NO_PROXY`) is
 //! honoured for `wss://` URLs through an HTTP CONNECT tunnel; proxy
-//! authentication is not supported.
+//! authentication is not supported. Every step (TCP, the proxy's CONNECT,
+//! TLS, the WebSocket upgrade) has its deadline ([`ConnectDeadlines`]).
 
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::Uri;
@@ -19,10 +26,14 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::debug;
 
-use crate::error::{ConnectError, Error, ErrorSource, ProxyError};
+use crate::config::ConnectDeadlines;
+use crate::error::{ConnectError, ConnectStep, Error, ErrorSource, ProxyError};
 
 /// The socket type of a data channel.
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest answer to CONNECT (status line and headers) we read.
+const MAX_PROXY_ANSWER: u64 = 16 * 1024;
 
 /// Largest WebSocket message we accept from the gateway.
 pub(crate) const MAX_WS_MESSAGE: usize = 2 << 20;
@@ -55,8 +66,13 @@ fn is_loopback(host: &str) -> bool {
         || trimmed.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Opens the WebSocket (no subprotocol, no extra headers, as the plugin).
-pub(crate) async fn connect(url: &str, allow_insecure_ws: bool) -> Result<WsStream, Error> {
+/// Opens the WebSocket (no subprotocol, no extra headers, as the plugin),
+/// each step under its deadline.
+pub(crate) async fn connect(
+    url: &str,
+    allow_insecure_ws: bool,
+    deadlines: &ConnectDeadlines,
+) -> Result<WsStream, Error> {
     let uri = check_url(url, allow_insecure_ws)?;
     install_crypto_provider();
     let config = WebSocketConfig::default()
@@ -66,28 +82,64 @@ pub(crate) async fn connect(url: &str, allow_insecure_ws: bool) -> Result<WsStre
         .into_client_request()
         .map_err(|e| Error::InsecureUrl(format!("not a valid URL: {e}")))?;
     let host = uri.host().unwrap_or_default().to_owned();
-    let default_port = if uri.scheme_str() == Some("wss") {
-        443
-    } else {
-        80
-    };
-    let port = uri.port_u16().unwrap_or(default_port);
-    let proxy = (uri.scheme_str() == Some("wss"))
-        .then(|| proxy_for(&host))
-        .flatten();
+    let secure = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let proxy = secure.then(|| proxy_for(&host)).flatten();
     let stream = match proxy {
-        Some(proxy) => tunnel(&proxy, &host, port)
-            .await
-            .map_err(ConnectError::Proxy)?,
-        None => dial(&host, port).await?,
+        Some(proxy) => tunnel(&proxy, &host, port, deadlines).await?,
+        None => within(deadlines.tcp, ConnectStep::Tcp, dial(&host, port)).await?,
     };
     let _ = stream.set_nodelay(true);
-    let (ws, response) =
-        tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), None)
-            .await
-            .map_err(|error| upgrade_failure(error, &host))?;
+    let stream = if secure {
+        let tls = within(deadlines.tls, ConnectStep::Tls, tls(&host, stream)).await?;
+        MaybeTlsStream::Rustls(tls)
+    } else {
+        MaybeTlsStream::Plain(stream)
+    };
+    let upgrade = tokio_tungstenite::client_async_with_config(request, stream, Some(config));
+    let (ws, response) = within(deadlines.upgrade, ConnectStep::Upgrade, async {
+        upgrade.await.map_err(upgrade_failure)
+    })
+    .await?;
     debug!(status = %response.status(), "data channel socket open");
     Ok(ws)
+}
+
+/// `step`, failing with [`ConnectError::TimedOut`] after `limit`.
+async fn within<T>(
+    limit: Duration,
+    step: ConnectStep,
+    step_future: impl Future<Output = Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
+    tokio::time::timeout(limit, step_future)
+        .await
+        .unwrap_or(Err(ConnectError::TimedOut { step, limit }))
+}
+
+/// The TLS handshake with `host`, checked against the webpki roots.
+async fn tls(host: &str, stream: TcpStream) -> Result<TlsStream<TcpStream>, ConnectError> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    });
+    let failure = |cause: ErrorSource| ConnectError::Tls {
+        host: host.to_owned(),
+        cause,
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let name =
+        ServerName::try_from(bare.to_owned()).map_err(|error| failure(ErrorSource::new(error)))?;
+    TlsConnector::from(config.clone())
+        .connect(name, stream)
+        .await
+        .map_err(|error| failure(ErrorSource::new(error)))
 }
 
 /// Resolves `host` and connects to the first of its addresses that
@@ -120,25 +172,12 @@ async fn dial(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
     })
 }
 
-/// Sorts a failed TLS + WebSocket handshake by the step that failed.
-fn upgrade_failure(error: WsError, host: &str) -> ConnectError {
-    let tls = |cause: ErrorSource| ConnectError::Tls {
-        host: host.to_owned(),
-        cause,
-    };
+/// Sorts a failed WebSocket upgrade: refused with a status, or broken.
+fn upgrade_failure(error: WsError) -> ConnectError {
     match error {
         WsError::Http(response) => ConnectError::Upgrade {
             status: response.status().as_u16(),
         },
-        WsError::Tls(_) => tls(ErrorSource::new(error)),
-        // tokio-rustls reports TLS failures as io::Errors around a rustls::Error.
-        WsError::Io(io)
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
-        {
-            tls(ErrorSource::new(io))
-        }
         other => ConnectError::WebSocket {
             cause: ErrorSource::new(other),
         },
@@ -166,18 +205,40 @@ fn proxy_for(host: &str) -> Option<String> {
 }
 
 /// Opens a TCP tunnel to `host:port` through an HTTP proxy (CONNECT).
-async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, ProxyError> {
+async fn tunnel(
+    proxy: &str,
+    host: &str,
+    port: u16,
+    deadlines: &ConnectDeadlines,
+) -> Result<TcpStream, ConnectError> {
     let proxy_uri: Uri = proxy
         .parse()
         .map_err(|_| ProxyError::BadUrl(proxy.to_owned()))?;
     let proxy_host = proxy_uri.host().unwrap_or_default();
     let proxy_port = proxy_uri.port_u16().unwrap_or(80);
-    let mut stream = TcpStream::connect((proxy_host, proxy_port))
-        .await
-        .map_err(|cause| ProxyError::Unreachable {
-            proxy: format!("{proxy_host}:{proxy_port}"),
-            cause: ErrorSource::new(cause),
-        })?;
+    let reach = async {
+        TcpStream::connect((proxy_host, proxy_port))
+            .await
+            .map_err(|cause| {
+                ConnectError::Proxy(ProxyError::Unreachable {
+                    proxy: format!("{proxy_host}:{proxy_port}"),
+                    cause: ErrorSource::new(cause),
+                })
+            })
+    };
+    let mut stream = within(deadlines.tcp, ConnectStep::ProxyTcp, reach).await?;
+    let exchange = async {
+        proxy_connect(&mut stream, host, port)
+            .await
+            .map_err(ConnectError::Proxy)
+    };
+    within(deadlines.proxy_connect, ConnectStep::ProxyConnect, exchange).await?;
+    Ok(stream)
+}
+
+/// Sends CONNECT and reads the proxy's answer (at most
+/// [`MAX_PROXY_ANSWER`] bytes of status line and headers).
+async fn proxy_connect(stream: &mut TcpStream, host: &str, port: u16) -> Result<(), ProxyError> {
     let io_failure = |cause: io::Error| ProxyError::Io {
         cause: ErrorSource::new(cause),
     };
@@ -186,9 +247,10 @@ async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, ProxyEr
         .write_all(request.as_bytes())
         .await
         .map_err(io_failure)?;
-    let mut reader = BufReader::new(&mut stream);
+    let mut reader = BufReader::new(stream);
+    let mut answer = (&mut reader).take(MAX_PROXY_ANSWER);
     let mut status_line = String::new();
-    reader
+    answer
         .read_line(&mut status_line)
         .await
         .map_err(io_failure)?;
@@ -198,7 +260,12 @@ async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, ProxyEr
     }
     loop {
         let mut line = String::new();
-        let read = reader.read_line(&mut line).await.map_err(io_failure)?;
+        let read = answer.read_line(&mut line).await.map_err(io_failure)?;
+        if answer.limit() == 0 && !line.ends_with('\n') {
+            return Err(ProxyError::BadAnswer(format!(
+                "an answer to CONNECT longer than {MAX_PROXY_ANSWER} bytes"
+            )));
+        }
         if read == 0 || line == "\r\n" || line == "\n" {
             break;
         }
@@ -208,7 +275,7 @@ async fn tunnel(proxy: &str, host: &str, port: u16) -> Result<TcpStream, ProxyEr
             "data before the tunnel was up".into(),
         ));
     }
-    Ok(stream)
+    Ok(())
 }
 
 /// The status code of the proxy's answer to CONNECT.
@@ -252,10 +319,12 @@ mod tests {
         let (echo, _echo_task) = ssm_sim::targets::spawn_echo_server().await.unwrap();
         let policy = ssm_sim::config::DestinationConfig::default();
         let (proxy, _proxy_task) = ssm_sim::targets::spawn_http_proxy(policy).await.unwrap();
+        let deadlines = ConnectDeadlines::default();
         let mut stream = tunnel(
             &format!("http://{proxy}"),
             &echo.ip().to_string(),
             echo.port(),
+            &deadlines,
         )
         .await
         .unwrap();
@@ -263,8 +332,11 @@ mod tests {
         let mut reply = [0u8; 17];
         stream.read_exact(&mut reply).await.unwrap();
         assert_eq!(&reply, b"through the proxy");
-        let refused = tunnel(&format!("http://{proxy}"), "10.9.9.9", 443).await;
-        assert_eq!(refused.unwrap_err(), ProxyError::Refused { status: 502 });
+        let refused = tunnel(&format!("http://{proxy}"), "10.9.9.9", 443, &deadlines).await;
+        assert_eq!(
+            refused.unwrap_err(),
+            ConnectError::Proxy(ProxyError::Refused { status: 502 })
+        );
         assert!(matches!(
             connect_status("SSH-2.0-OpenSSH_9.6\r\n"),
             Err(ProxyError::BadAnswer(_))
@@ -283,7 +355,7 @@ mod tests {
             .with_no_client_auth()
             .with_single_cert(vec![cert.der().clone()], der_key)
             .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -299,7 +371,7 @@ mod tests {
         install_crypto_provider();
         let addr = untrusted_tls_server().await;
         let url = format!("wss://{addr}/v1/data-channel/s?role=publish_subscribe");
-        let error = connect(&url, false)
+        let error = connect(&url, false, &ConnectDeadlines::default())
             .await
             .expect_err("untrusted certificate");
         assert!(
@@ -315,9 +387,13 @@ mod tests {
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = closed.local_addr().unwrap();
         drop(closed);
-        let error = connect(&format!("ws://{addr}/x"), false)
-            .await
-            .expect_err("nothing listens");
+        let error = connect(
+            &format!("ws://{addr}/x"),
+            false,
+            &ConnectDeadlines::default(),
+        )
+        .await
+        .expect_err("nothing listens");
         assert!(
             matches!(&error, Error::Connect(ConnectError::Tcp { addr: a, .. }) if *a == addr.to_string()),
             "{error:?}"
@@ -333,9 +409,13 @@ mod tests {
             let refusal = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n";
             let _ = socket.write_all(refusal).await;
         });
-        let error = connect(&format!("ws://{addr}/x"), false)
-            .await
-            .expect_err("upgrade refused");
+        let error = connect(
+            &format!("ws://{addr}/x"),
+            false,
+            &ConnectDeadlines::default(),
+        )
+        .await
+        .expect_err("upgrade refused");
         assert_eq!(
             error,
             Error::Connect(ConnectError::Upgrade { status: 403 }),
@@ -353,5 +433,117 @@ mod tests {
         );
         let request = url.into_client_request().unwrap();
         assert_eq!(request.uri().to_string(), url);
+    }
+
+    /// A listener on loopback that accepts every connection, reads and
+    /// never answers (a black-holed gateway or proxy after the SYN).
+    async fn silent_server() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        addr
+    }
+
+    /// A listener on loopback that never accepts: its backlog (0, which
+    /// Linux rounds to one pending connection) is filled by connections
+    /// made here, so the kernel drops further SYNs and a connect hangs as
+    /// on a black-holed network. Uses real time (call before pausing).
+    async fn full_backlog() -> (
+        std::net::SocketAddr,
+        Vec<TcpStream>,
+        tokio::net::TcpListener,
+    ) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..16 {
+            let attempt = TcpStream::connect(addr);
+            match tokio::time::timeout(Duration::from_millis(300), attempt).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                Ok(Err(error)) => panic!("connect failed: {error}"),
+                Err(_) => return (addr, queued, listener),
+            }
+        }
+        panic!("the backlog never filled");
+    }
+
+    fn timed_out(step: ConnectStep) -> Error {
+        Error::Connect(ConnectError::TimedOut {
+            step,
+            limit: Duration::from_secs(10),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_gateway_times_out_in_the_websocket_upgrade_or_tls() {
+        let deadlines = ConnectDeadlines::default();
+        let addr = silent_server().await;
+        let plain = connect(&format!("ws://{addr}/x"), false, &deadlines).await;
+        assert_eq!(plain.unwrap_err(), timed_out(ConnectStep::Upgrade));
+        let secure = connect(&format!("wss://{addr}/x"), false, &deadlines).await;
+        assert_eq!(secure.unwrap_err(), timed_out(ConnectStep::Tls));
+    }
+
+    #[tokio::test]
+    async fn a_gateway_that_never_accepts_times_out_in_tcp() {
+        let (addr, _queued, _listener) = full_backlog().await;
+        tokio::time::pause();
+        let deadlines = ConnectDeadlines::default();
+        let error = connect(&format!("ws://{addr}/x"), false, &deadlines).await;
+        assert_eq!(error.unwrap_err(), timed_out(ConnectStep::Tcp));
+    }
+
+    #[tokio::test]
+    async fn a_silent_or_unreachable_proxy_times_out_and_its_answer_is_capped() {
+        let deadlines = ConnectDeadlines::default();
+        let proxy = |addr| format!("http://{addr}");
+        let (never_accepts, _queued, _listener) = full_backlog().await;
+        tokio::time::pause();
+        let silent = silent_server().await;
+        let error = tunnel(&proxy(silent), "gateway.example", 443, &deadlines).await;
+        assert_eq!(
+            error.unwrap_err(),
+            ConnectError::TimedOut {
+                step: ConnectStep::ProxyConnect,
+                limit: deadlines.proxy_connect
+            }
+        );
+        let error = tunnel(&proxy(never_accepts), "gateway.example", 443, &deadlines).await;
+        assert_eq!(
+            error.unwrap_err(),
+            ConnectError::TimedOut {
+                step: ConnectStep::ProxyTcp,
+                limit: deadlines.tcp
+            }
+        );
+        tokio::time::resume();
+        let endless = endless_header_proxy().await;
+        let error = tunnel(&proxy(endless), "gateway.example", 443, &deadlines).await;
+        assert!(
+            matches!(&error, Err(ConnectError::Proxy(ProxyError::BadAnswer(text))) if text.contains("longer than")),
+            "{error:?}"
+        );
+    }
+
+    /// A proxy that answers CONNECT with 200 and then one header line that
+    /// never ends.
+    async fn endless_header_proxy() -> std::net::SocketAddr {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\nX-Endless: ").await;
+            let filler = vec![b'a'; 4096];
+            while socket.write_all(&filler).await.is_ok() {}
+        });
+        addr
     }
 }

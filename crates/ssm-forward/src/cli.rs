@@ -191,6 +191,20 @@ pub struct RunArgs {
     /// forward's first session is up; removed on exit.
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub ready_file: Option<PathBuf>,
+    /// Most local connections each forward serves at once; beyond it new
+    /// connections are closed at once [default: 512, or the file's
+    /// max_connections].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+}
+
+impl RunArgs {
+    /// `--max-connections`, else `configured`, else the default.
+    pub fn max_connections_or(&self, configured: Option<u32>) -> usize {
+        self.max_connections
+            .or(configured)
+            .map_or(crate::serve::DEFAULT_MAX_CONNECTIONS, |n| n as usize)
+    }
 }
 
 /// Where the configuration file is.
@@ -259,6 +273,7 @@ mod tests {
             "endpoint-url" => "http://127.0.0.1:1",
             "reason" => "test",
             "ready-file" => "/tmp/ready.json",
+            "max-connections" => "64",
             _ => return None,
         })
     }

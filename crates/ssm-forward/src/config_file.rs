@@ -13,6 +13,7 @@
 //! local_port = 8118                  # default: remote_port; 0 = any free port
 //! bind = "127.0.0.1"                 # default
 //! profile = "prod"                   # region, endpoint_url, reason likewise
+//! max_connections = 512              # default; beyond it new connections are closed
 //!
 //! [forwards.prod]                    # `up prod` does what `eks connect prod` does
 //! eks_cluster = "prod"
@@ -86,6 +87,8 @@ pub struct ForwardEntry {
     pub endpoint_url: Option<String>,
     /// StartSession reason.
     pub reason: Option<String>,
+    /// Most local connections served at once (default 512).
+    pub max_connections: Option<u32>,
 }
 
 /// `kubeconfig = true | false | "CONTEXT"`.
@@ -136,6 +139,8 @@ pub struct NamedForward {
     pub aws: AwsOptions,
     /// StartSession reason.
     pub reason: Option<String>,
+    /// Most local connections served at once; `None`: the default.
+    pub max_connections: Option<u32>,
     /// `kubeconfig = …`: a context is written for this forward.
     pub eks_context: Option<EksContext>,
 }
@@ -317,6 +322,10 @@ fn validate(name: &str, entry: ForwardEntry) -> Result<NamedForward, String> {
             endpoint_url: entry.endpoint_url,
         },
         reason: entry.reason,
+        max_connections: match entry.max_connections {
+            Some(0) => return Err("max_connections must be at least 1".into()),
+            other => other,
+        },
         eks_context,
     })
 }

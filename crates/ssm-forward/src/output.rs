@@ -262,6 +262,11 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             target: TARGET, event = "retargeted", forward = %name, from = %from, to = %to,
             "{name}: {from} no longer takes sessions; switched to {to}"
         ),
+        ForwardEvent::ConnectionsRefused { name, limit } => warn!(
+            target: TARGET, event = "connections_refused", forward = %name, limit,
+            "{name}: {limit} connections open, the limit: closing new ones until some end \
+             (raise it with --max-connections or max_connections)"
+        ),
         ForwardEvent::ConnectionFailed { name, peer, error } => warn!(
             target: TARGET, event = "connection_failed", forward = %name, peer = %peer,
             error = %error,

@@ -258,7 +258,7 @@ async fn config_file_up_resolves_name_tags_and_forwards() {
         "the unused forward started nothing"
     );
 
-    child.signal("INT");
+    child.signal("TERM");
     assert_eq!(
         child.exit(EXIT).await.code(),
         Some(0),

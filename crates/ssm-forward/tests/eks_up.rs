@@ -127,7 +127,8 @@ async fn up_writes_the_eks_context_for_its_port_and_cleanup_restores_the_kubecon
     entry(&written, "contexts", "kind-dev");
     assert_eq!(written["current-context"].as_str(), Some("kind-dev"));
 
-    child.signal("INT");
+    // Service managers stop it with SIGTERM: the same clean exit as Ctrl-C.
+    child.signal("TERM");
     assert_eq!(
         child.exit(EXIT).await.code(),
         Some(0),

@@ -1,5 +1,7 @@
 //! Why the data-channel WebSocket could not be opened.
 
+use std::time::Duration;
+
 use thiserror::Error;
 
 use super::ErrorSource;
@@ -58,6 +60,44 @@ pub enum ConnectError {
     /// The socket closed before OpenDataChannel could be sent.
     #[error("the socket closed before OpenDataChannel was sent")]
     Closed,
+    /// One step of opening the socket got no answer in time (a black-holed
+    /// network, a captive portal, a proxy or gateway that accepts and never
+    /// answers). Retry later; check the network path if it persists.
+    #[error("{step} got no answer within {limit:?}")]
+    TimedOut {
+        /// The step that timed out.
+        step: ConnectStep,
+        /// Its deadline ([`crate::ConnectDeadlines`]).
+        limit: Duration,
+    },
+}
+
+/// The steps of opening the data-channel socket, each with its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectStep {
+    /// Resolving the gateway's name and connecting TCP to it.
+    Tcp,
+    /// Connecting TCP to the `HTTPS_PROXY`.
+    ProxyTcp,
+    /// The proxy's answer to CONNECT.
+    ProxyConnect,
+    /// The TLS handshake with the gateway.
+    Tls,
+    /// The WebSocket upgrade (HTTP request and answer).
+    Upgrade,
+}
+
+impl std::fmt::Display for ConnectStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tcp => "the TCP connection to the gateway",
+            Self::ProxyTcp => "the TCP connection to the proxy",
+            Self::ProxyConnect => "the proxy's CONNECT",
+            Self::Tls => "the TLS handshake",
+            Self::Upgrade => "the WebSocket upgrade",
+        })
+    }
 }
 
 /// The HTTP CONNECT tunnel through `HTTPS_PROXY` could not be set up.

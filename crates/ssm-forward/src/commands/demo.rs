@@ -93,6 +93,7 @@ impl Demo {
             remote_port: PROXY_PORT,
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
             reason: Some("ssm-forward demo".into()),
+            max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
         };
         let listener = supervisor::bind(&spec)
             .await
@@ -426,6 +427,9 @@ fn describe(event: &ForwardEvent) -> Option<String> {
         ForwardEvent::Retargeted { from, to, .. } => {
             Some(format!("{from} no longer takes sessions; switched to {to}"))
         }
+        ForwardEvent::ConnectionsRefused { limit, .. } => Some(format!(
+            "{limit} connections open, the limit: closing new ones until some end"
+        )),
         ForwardEvent::ConnectionFailed { peer, error, .. } => {
             Some(format!("connection from {peer} failed: {error}"))
         }

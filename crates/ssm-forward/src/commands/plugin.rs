@@ -227,7 +227,8 @@ async fn serve(listener: TcpListener, session: &Session, signals: &mut Signals) 
             reason = session.closed() => Some(reason),
         }
     };
-    match serve::accept_until(&listener, handle, stop).await {
+    let limit = serve::ConnectionLimit::unreported(serve::DEFAULT_MAX_CONNECTIONS);
+    match serve::accept_until(&listener, limit, handle, stop).await {
         None => {
             say("Terminate signal received, exiting.\n");
             session.terminate().await;
@@ -271,7 +272,8 @@ async fn forward_connection(session: Session, mut socket: TcpStream) {
             return;
         }
     };
-    match serve::relay(&mut socket, &mut stream).await {
+    let linger = crate::forwarding::supervisor::linger(&session);
+    match serve::relay(&mut socket, &mut stream, linger).await {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             say("\nConnection to destination port failed, check SSM Agent logs.\n");

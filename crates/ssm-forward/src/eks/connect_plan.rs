@@ -56,6 +56,8 @@ pub struct ConnectSpec {
     pub aws: AwsOptions,
     /// StartSession reason.
     pub reason: Option<String>,
+    /// Most local connections served at once.
+    pub max_connections: usize,
 }
 
 impl ConnectSpec {
@@ -73,6 +75,7 @@ impl ConnectSpec {
             cleanup: false,
             aws: AwsOptions::default(),
             reason: None,
+            max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -160,6 +163,7 @@ impl ConnectPlan {
             bind: SocketAddr::new(spec.bind, local_port),
             aws: spec.aws.clone(),
             reason: spec.reason.clone(),
+            max_connections: spec.max_connections,
         };
         Self {
             cluster,

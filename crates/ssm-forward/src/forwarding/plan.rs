@@ -31,6 +31,8 @@ pub struct Planned {
     pub aws: AwsOptions,
     /// StartSession reason.
     pub reason: Option<String>,
+    /// Most local connections served at once.
+    pub max_connections: usize,
 }
 
 impl Planned {
@@ -72,6 +74,7 @@ pub fn from_flags(args: &forward::Args) -> Result<Vec<Planned>, Fatal> {
         bind,
         aws: args.run.aws.options(),
         reason: args.run.reason.clone(),
+        max_connections: args.run.max_connections_or(None),
     };
     let mut forwards = Vec::new();
     if let Some(remote_port) = args.remote_port {
@@ -120,6 +123,7 @@ pub fn from_config(forwards: Vec<NamedForward>, run: &RunArgs) -> Vec<Planned> {
                 endpoint_url: run.aws.endpoint_url.clone().or(forward.aws.endpoint_url),
             },
             reason: run.reason.clone().or(forward.reason),
+            max_connections: run.max_connections_or(forward.max_connections),
             name: forward.name,
             target: forward.target,
             remote_host: forward.remote_host,
@@ -151,6 +155,7 @@ pub fn connect_specs(forwards: &[NamedForward], planned: &[Planned]) -> Vec<(usi
                 cleanup: eks.cleanup,
                 aws: planned.aws.clone(),
                 reason: planned.reason.clone(),
+                max_connections: planned.max_connections,
             };
             Some((index, spec))
         })

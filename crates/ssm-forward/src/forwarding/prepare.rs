@@ -51,6 +51,7 @@ pub async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
             remote_port: forward.remote_port,
             bind: forward.bind,
             reason: forward.reason.clone(),
+            max_connections: forward.max_connections,
         };
         let listener = bind(&spec).await?;
         let spec = ForwardSpec {

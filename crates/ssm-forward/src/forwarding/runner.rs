@@ -121,6 +121,7 @@ fn event_name(event: &ForwardEvent) -> &str {
         | ForwardEvent::Retargeted { name, .. }
         | ForwardEvent::SocketLost { name, .. }
         | ForwardEvent::Resumed { name, .. }
+        | ForwardEvent::ConnectionsRefused { name, .. }
         | ForwardEvent::ConnectionFailed { name, .. } => name,
     }
 }

@@ -43,6 +43,8 @@ pub struct ForwardSpec {
     pub bind: SocketAddr,
     /// StartSession reason.
     pub reason: Option<String>,
+    /// Most local connections served at once; more are closed at once.
+    pub max_connections: usize,
 }
 
 impl ForwardSpec {
@@ -139,6 +141,14 @@ pub enum ForwardEvent {
         from: String,
         /// The instance now used.
         to: String,
+    },
+    /// The connection limit was reached: new connections are closed at
+    /// once until some end (once per burst of refusals).
+    ConnectionsRefused {
+        /// Forward name.
+        name: String,
+        /// The limit.
+        limit: usize,
     },
     /// A forwarded connection failed.
     ConnectionFailed {
@@ -244,10 +254,21 @@ pub async fn run(
         shutdown.clone(),
     );
     let supervisor = tokio::spawn(supervisor.instrument(info_span!("forward", name = %spec.name)));
+    let limit = connection_limit(&spec, &events);
     let handle = |socket, peer| connection(socket, peer, &spec, slot.clone(), events.clone());
-    serve::accept_until(&listener, handle, stopped(&mut shutdown)).await;
+    serve::accept_until(&listener, limit, handle, stopped(&mut shutdown)).await;
     drop(listener);
     let _ = supervisor.await;
+}
+
+/// The forward's connection limit, reported as [`ForwardEvent::ConnectionsRefused`].
+fn connection_limit(spec: &ForwardSpec, events: &EventSink) -> serve::ConnectionLimit {
+    let name = spec.name.clone();
+    let events = events.clone();
+    serve::ConnectionLimit::new(spec.max_connections, move |limit| {
+        let name = name.clone();
+        let _ = events.send(ForwardEvent::ConnectionsRefused { name, limit });
+    })
 }
 
 /// One accepted connection, forwarded through the forward's session; a
@@ -277,10 +298,10 @@ async fn forward_connection(
     remote: &str,
 ) -> Result<(), String> {
     let mut attempts = 0;
-    let mut stream = loop {
+    let (session, mut stream) = loop {
         let session = slot.get().await.ok_or("no session became available")?;
         match session.open_stream().await {
-            Ok(stream) => break stream,
+            Ok(stream) => break (session, stream),
             Err(error) if attempts < 2 => {
                 debug!(%error, "session unusable; waiting for a new one");
                 attempts += 1;
@@ -289,12 +310,21 @@ async fn forward_connection(
         }
     };
     debug!(stream = stream.id(), "forwarding");
-    match serve::relay(&mut socket, &mut stream).await {
+    match serve::relay(&mut socket, &mut stream, linger(&session)).await {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(crate::errors::destination_failed(remote))
         }
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// How long a half-closed connection waits for the rest of its answer
+/// ([`serve::relay`]): mux streams see the agent's FIN, basic mode does not.
+pub fn linger(session: &Session) -> Duration {
+    match session.info().map(|info| info.mode) {
+        Some(ssm_client::PortMode::Basic) => serve::BASIC_LINGER,
+        _ => serve::MUX_LINGER,
     }
 }
 

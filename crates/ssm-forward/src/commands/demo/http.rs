@@ -33,7 +33,9 @@ pub(super) async fn spawn_web_service() -> io::Result<(SocketAddr, JoinHandle<()
             let _ = respond(socket).await;
         };
         // Runs until the demo aborts the task.
-        crate::serve::accept_until(&listener, handle, std::future::pending::<()>()).await;
+        let limit =
+            crate::serve::ConnectionLimit::unreported(crate::serve::DEFAULT_MAX_CONNECTIONS);
+        crate::serve::accept_until(&listener, limit, handle, std::future::pending::<()>()).await;
     });
     Ok((address, task))
 }

@@ -85,6 +85,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<()> {
         reason: args.reason.clone(),
         print_env: false,
         ready_file: args.ready_file.clone(),
+        max_connections: None,
     };
     let outcome = forwarding::run_with(vec![plan.planned.clone()], &run, &mut hooks).await;
     hooks.cleanup();
