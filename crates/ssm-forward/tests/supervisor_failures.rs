@@ -56,6 +56,7 @@ async fn failures(kinds: Vec<ApiErrorKind>) -> (Vec<(String, bool)>, u32) {
         remote_port: 5432,
         bind: listener.local_addr().unwrap(),
         reason: None,
+        max_connections: 16,
     };
     let api = Arc::new(Refusing {
         kinds,
