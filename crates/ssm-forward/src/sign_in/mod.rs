@@ -125,8 +125,7 @@ pub fn fatal_cache(error: ssm_sso::CacheError) -> Fatal {
 /// The command that signs `profile` in, to print for the user.
 pub fn login_command(profile: &SsoProfile) -> String {
     match (&profile.profile, &profile.session_name) {
-        (Some(name), _) => format!("ssm-forward login --profile {name}"),
         (None, Some(session)) => format!("ssm-forward login --sso-session {session}"),
-        (None, None) => "ssm-forward login".to_owned(),
+        (named, _) => crate::errors::login_command(named.as_deref()),
     }
 }
