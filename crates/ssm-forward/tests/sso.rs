@@ -189,6 +189,8 @@ async fn approval_in_the_browser_is_what_completes_the_login() {
     assert!(lab.cache_file("corp").exists());
 }
 
+/// `$BROWSER` (a shell script here) gets the page with the code.
+#[cfg(unix)]
 #[tokio::test]
 async fn the_browser_is_started_on_the_verification_url() {
     let lab = Lab::start(SsoConfig::default()).await;
