@@ -82,7 +82,40 @@ impl SsoProfile {
     }
 }
 
+/// How many `source_profile` links are followed before giving up (a loop
+/// in the config file).
+const MAX_SOURCE_PROFILES: usize = 8;
+
+/// The SSO settings of profile `name`, or of the profile it takes its
+/// credentials from (`source_profile`, followed as the SDKs do), so that
+/// a role-chaining profile signs in through its SSO source.
 fn from_profile(set: &ProfileSet, name: &str) -> Result<SsoProfile, ProfileError> {
+    let mut current = name;
+    for _ in 0..MAX_SOURCE_PROFILES {
+        match sso_of_profile(set, current) {
+            Err(ProfileError::NotSso { .. }) => {
+                let source = set
+                    .get_profile(current)
+                    .and_then(|p| p.get("source_profile"));
+                match source {
+                    Some(source) if source != current => current = source,
+                    _ => break,
+                }
+            }
+            found => {
+                return found.map(|mut found| {
+                    found.profile = Some(name.to_owned());
+                    found
+                });
+            }
+        }
+    }
+    Err(ProfileError::NotSso {
+        profile: name.to_owned(),
+    })
+}
+
+fn sso_of_profile(set: &ProfileSet, name: &str) -> Result<SsoProfile, ProfileError> {
     let profile = set
         .get_profile(name)
         .ok_or_else(|| ProfileError::ProfileNotFound {
@@ -196,6 +229,18 @@ aws_access_key_id = AKIDEXAMPLE
 [profile broken]
 sso_session = nowhere
 
+[profile chained]
+role_arn = arn:aws:iam::999988887777:role/Deploy
+source_profile = dev
+
+[profile looped]
+role_arn = arn:aws:iam::999988887777:role/Deploy
+source_profile = looped2
+
+[profile looped2]
+role_arn = arn:aws:iam::999988887777:role/Deploy
+source_profile = looped
+
 [sso-session half]
 sso_start_url = https://half.awsapps.com/start
 ";
@@ -236,6 +281,19 @@ sso_start_url = https://half.awsapps.com/start
     }
 
     #[tokio::test]
+    async fn a_role_chaining_profile_signs_in_through_its_source() {
+        let set = parsed().await;
+        let found = SsoProfile::from_set(&set, &SsoSelector::Profile("chained".into())).unwrap();
+        assert_eq!(found.session_name.as_deref(), Some("corp"));
+        assert_eq!(found.profile.as_deref(), Some("chained"));
+        let looped = SsoProfile::from_set(&set, &SsoSelector::Profile("looped".into()));
+        assert!(
+            matches!(looped, Err(ProfileError::NotSso { .. })),
+            "{looped:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_session_by_name() {
         let found = SsoProfile::from_set(&parsed().await, &SsoSelector::Session("corp".into()));
         let found = found.unwrap();
@@ -253,7 +311,8 @@ sso_start_url = https://half.awsapps.com/start
         };
         let missing = error(SsoSelector::Profile("nope".into()));
         assert!(
-            missing.contains("\"nope\"") && missing.contains("broken, dev, keys, old"),
+            missing.contains("\"nope\"")
+                && missing.contains("broken, chained, dev, keys, looped, looped2, old"),
             "{missing}"
         );
         let keys = error(SsoSelector::Profile("keys".into()));
