@@ -252,7 +252,10 @@ async fn a_forward_whose_starts_keep_failing_is_failing_and_closes_connections_a
             .await
             .expect("the forward is reported failing")
             .expect("the forward runs");
-        if let ForwardEvent::Failing { failures, error, .. } = event {
+        if let ForwardEvent::Failing {
+            failures, error, ..
+        } = event
+        {
             break (failures, error);
         }
     };
