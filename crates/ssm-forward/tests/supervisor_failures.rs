@@ -278,3 +278,87 @@ async fn a_forward_whose_starts_keep_failing_is_failing_and_closes_connections_a
         );
     }
 }
+
+/// The simulator's API, refusing the first `refusals` starts.
+#[derive(Debug)]
+struct RefuseThenWork {
+    inner: Arc<dyn SessionApi>,
+    refusals: AtomicU32,
+}
+
+impl SessionApi for RefuseThenWork {
+    fn start_session(
+        &self,
+        request: StartSessionRequest,
+    ) -> BoxFuture<'_, Result<StartedSession, ApiError>> {
+        let refuse = self
+            .refusals
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            let error = ApiError::new(ApiErrorKind::Throttled, "refused");
+            return Box::pin(async move { Err(error) });
+        }
+        self.inner.start_session(request)
+    }
+
+    fn resume_session(&self, id: String) -> BoxFuture<'_, Result<Option<String>, ApiError>> {
+        self.inner.resume_session(id)
+    }
+
+    fn terminate_session(&self, id: String) -> BoxFuture<'_, Result<(), ApiError>> {
+        self.inner.terminate_session(id)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_forward_recovers_once_a_session_works() {
+    let sim = ssm_sim::Simulator::start(ssm_sim::SimConfig::default())
+        .await
+        .expect("simulator starts");
+    let sdk = ssm_client::simulator_sdk_config(&sim.endpoint_url());
+    let api = Arc::new(RefuseThenWork {
+        inner: Arc::new(ssm_client::AwsSessionApi::new(&sdk)),
+        refusals: AtomicU32::new(2),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let spec = ForwardSpec {
+        name: "db".into(),
+        target: "i-0123456789abcdef0".into(),
+        remote_host: Some(ssm_sim::targets::ECHO_HOST.into()),
+        remote_port: 7,
+        bind: listener.local_addr().unwrap(),
+        reason: None,
+        max_connections: 16,
+    };
+    let service = Service {
+        api,
+        config: ClientConfig::default(),
+        retarget: None,
+        restart: supervisor::RestartPolicy {
+            max_failed_sessions: 2,
+            healthy_after: Duration::from_millis(300),
+            ..Default::default()
+        },
+    };
+    let (events, mut received) = mpsc::unbounded_channel();
+    let (stop, shutdown) = watch::channel(false);
+    let forward = tokio::spawn(supervisor::run(listener, spec, service, events, shutdown));
+    // Two refusals (failing), then a session that works for 300 ms.
+    let mut seen = Vec::new();
+    while !seen.contains(&"recovered") {
+        let event = tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the forward recovers by itself")
+            .expect("the forward runs");
+        match event {
+            ForwardEvent::Failing { .. } => seen.push("failing"),
+            ForwardEvent::SessionUp { .. } => seen.push("up"),
+            ForwardEvent::Recovered { .. } => seen.push("recovered"),
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["failing", "up", "recovered"]);
+    stop.send(true).unwrap();
+    forward.await.unwrap();
+}
