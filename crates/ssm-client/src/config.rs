@@ -57,6 +57,9 @@ pub struct ClientConfig {
     /// (e.g. AccessDenied, expired credentials) before giving up.
     pub max_resume_failures: u32,
     /// A socket that dies sooner than this after opening is short-lived.
+    /// Default 1 s: "right away" (a socket closed after the handshake, an
+    /// oversize first message, a refused token), well below the sockets
+    /// of a flaky but working network, which each carry traffic a while.
     pub short_lived_socket: Duration,
     /// Consecutive short-lived sockets (the first one included) before
     /// the session is given up with [`crate::Error::SocketsKeepFailing`]:
@@ -119,7 +122,7 @@ impl Default for ClientConfig {
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             max_resume_failures: 8,
-            short_lived_socket: Duration::from_secs(10),
+            short_lived_socket: Duration::from_secs(1),
             max_short_lived_sockets: 6,
             terminate_grace: Duration::from_secs(1),
             allow_insecure_ws: false,
