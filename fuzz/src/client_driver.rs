@@ -568,6 +568,12 @@ impl Harness {
                 }
                 // TerminateSession returns; the session is over.
                 Action::CallTerminate => self.client.end(EndReason::Terminated),
+                // Short-lived sockets in a row: the session is given up.
+                Action::GiveUp { sockets } => {
+                    let last_loss = String::from("fuzzed socket loss");
+                    let error = ssm_client::Error::SocketsKeepFailing { sockets, last_loss };
+                    self.client.end(EndReason::Failed(error));
+                }
             }
         }
         resumed

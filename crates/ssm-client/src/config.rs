@@ -56,6 +56,16 @@ pub struct ClientConfig {
     /// Consecutive ResumeSession failures that are not network trouble
     /// (e.g. AccessDenied, expired credentials) before giving up.
     pub max_resume_failures: u32,
+    /// A socket that dies sooner than this after opening is short-lived.
+    /// Default 1 s: "right away" (a socket closed after the handshake, an
+    /// oversize first message, a refused token), well below the sockets
+    /// of a flaky but working network, which each carry traffic a while.
+    pub short_lived_socket: Duration,
+    /// Consecutive short-lived sockets (the first one included) before
+    /// the session is given up with [`crate::Error::SocketsKeepFailing`]:
+    /// a peer that kills every new socket (oversize messages, a gateway
+    /// closing each one) is not resumed forever. At least 1.
+    pub max_short_lived_sockets: u32,
     /// How long [`crate::Session::terminate`] waits for the agent to
     /// acknowledge the TerminateSession flag before closing anyway.
     pub terminate_grace: Duration,
@@ -112,6 +122,8 @@ impl Default for ClientConfig {
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             max_resume_failures: 8,
+            short_lived_socket: Duration::from_secs(1),
+            max_short_lived_sockets: 6,
             terminate_grace: Duration::from_secs(1),
             allow_insecure_ws: false,
             connect_deadlines: ConnectDeadlines::default(),

@@ -6,7 +6,9 @@
 //! `dead_after`), [`LinkState::Resuming`] (the socket was lost: ResumeSession
 //! and a new socket at once if the lost socket had lived a while, else and
 //! after failed attempts with a capped exponential backoff with jitter, for
-//! as long as the session exists) or [`LinkState::Terminating`] (the
+//! as long as the session exists, unless `max_short_lived_sockets` sockets
+//! in a row died within `short_lived_socket` of opening: then
+//! [`Action::GiveUp`]) or [`LinkState::Terminating`] (the
 //! TerminateSession flag got `terminate_grace` to be acknowledged; then the
 //! TerminateSession call).
 //!
@@ -42,6 +44,13 @@ pub(crate) enum Action {
     Resume,
     /// Call TerminateSession; the session then ends as terminated.
     CallTerminate,
+    /// Give the session up: `sockets` short-lived sockets in a row died
+    /// (see [`Connection::last_loss`]); end it with
+    /// [`crate::Error::SocketsKeepFailing`]. No more actions follow.
+    GiveUp {
+        /// Short-lived sockets in a row.
+        sockets: u32,
+    },
 }
 
 /// Where the link stands.
@@ -124,6 +133,8 @@ struct Settings {
     reconnect_max: Duration,
     max_resume_failures: u32,
     terminate_grace: Duration,
+    short_lived_socket: Duration,
+    max_short_lived_sockets: u32,
 }
 
 /// The connection rules of one session.
@@ -142,6 +153,8 @@ pub(crate) struct Connection {
     status_changed: bool,
     /// When the current (or last) socket opened.
     socket_since: Instant,
+    /// Sockets in a row that died within `short_lived_socket`.
+    short_lived: u32,
 }
 
 impl Connection {
@@ -155,6 +168,8 @@ impl Connection {
             reconnect_max: config.reconnect_max,
             max_resume_failures: config.max_resume_failures,
             terminate_grace: config.terminate_grace,
+            short_lived_socket: config.short_lived_socket,
+            max_short_lived_sockets: config.max_short_lived_sockets.max(1),
         };
         let mut connection = Self {
             state: LinkState::Connected,
@@ -167,6 +182,7 @@ impl Connection {
             last_loss: String::new(),
             status_changed: false,
             socket_since: now,
+            short_lived: 0,
         };
         connection.start_socket_timers(now);
         connection
@@ -254,6 +270,9 @@ impl Connection {
             LinkState::Connected => {
                 self.lose_socket(reason);
                 let lived = now.saturating_duration_since(self.socket_since);
+                if self.count_short_lived(lived) {
+                    return;
+                }
                 if lived >= RESUME_AT_ONCE_AFTER {
                     self.state = LinkState::Resuming {
                         attempt: 0,
@@ -377,6 +396,35 @@ impl Connection {
         };
         self.timers.stop_all();
         self.actions.push_back(Action::CallTerminate);
+    }
+
+    /// Counts a lost socket that lived `lived`; true (and
+    /// [`Action::GiveUp`] queued, the link left without timers) when
+    /// short-lived sockets in a row reached the limit.
+    fn count_short_lived(&mut self, lived: Duration) -> bool {
+        if lived >= self.settings.short_lived_socket {
+            self.short_lived = 0;
+            return false;
+        }
+        self.short_lived += 1;
+        if self.short_lived < self.settings.max_short_lived_sockets {
+            debug!(short_lived = self.short_lived, ?lived, "short-lived socket");
+            return false;
+        }
+        warn!(
+            sockets = self.short_lived,
+            "every new socket dies at once; giving the session up"
+        );
+        self.state = LinkState::Resuming {
+            attempt: 0,
+            refusals: 0,
+            in_flight: false,
+        };
+        self.timers.stop_all();
+        self.actions.push_back(Action::GiveUp {
+            sockets: self.short_lived,
+        });
+        true
     }
 
     fn lose_socket(&mut self, reason: String) {

@@ -185,6 +185,11 @@ impl Core {
         })
     }
 
+    /// Why the latest socket was lost (empty before any loss).
+    pub(crate) fn link_last_loss(&self) -> &str {
+        self.link.last_loss()
+    }
+
     // ===== inputs =====
 
     /// A binary message from the socket, decoded (and digest-checked) by

@@ -134,6 +134,13 @@ impl Driver {
                 self.finish_terminate().await;
                 return ControlFlow::Break(());
             }
+            Action::GiveUp { sockets } => {
+                self.resume = None;
+                let last_loss = self.inner.lock().link_last_loss().to_owned();
+                let error = Error::SocketsKeepFailing { sockets, last_loss };
+                self.end(EndReason::Failed(error));
+                return ControlFlow::Break(());
+            }
         }
         ControlFlow::Continue(())
     }

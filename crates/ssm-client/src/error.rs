@@ -40,6 +40,20 @@ pub enum Error {
     /// The session ended; the [`EndCause`] says why. Start a new session.
     #[error("session ended: {0}")]
     SessionEnded(EndCause),
+    /// The session's data-channel sockets kept dying right after they
+    /// opened (`sockets` in a row, each within
+    /// [`crate::ClientConfig::short_lived_socket`]): the service, a proxy
+    /// or the agent drops them, so the session was given up. Start a new
+    /// session; if those fail the same way, check the network path.
+    #[error(
+        "the data channel kept failing right after every reconnect ({sockets} sockets in a row;          last: {last_loss}); session given up"
+    )]
+    SocketsKeepFailing {
+        /// Short-lived sockets in a row.
+        sockets: u32,
+        /// Why the last one was lost.
+        last_loss: String,
+    },
     /// The agent could not connect to the destination for this stream
     /// (ConnectToPortError). Check the remote host and port.
     #[error("the agent could not connect to the destination")]

@@ -51,6 +51,12 @@ pub enum Action {
     /// Call TerminateSession, then [`Client::end`] with
     /// [`EndReason::Terminated`].
     CallTerminate,
+    /// Short-lived sockets in a row reached the limit: [`Client::end`]
+    /// with [`EndReason::Failed`].
+    GiveUp {
+        /// Short-lived sockets in a row.
+        sockets: u32,
+    },
 }
 
 impl From<core::Action> for Action {
@@ -60,6 +66,7 @@ impl From<core::Action> for Action {
             core::Action::DropSocket => Self::DropSocket,
             core::Action::Resume => Self::Resume,
             core::Action::CallTerminate => Self::CallTerminate,
+            core::Action::GiveUp { sockets } => Self::GiveUp { sockets },
         }
     }
 }

@@ -267,6 +267,19 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             "{name}: {limit} connections open, the limit: closing new ones until some end \
              (raise it with --max-connections or max_connections)"
         ),
+        ForwardEvent::Failing {
+            name,
+            failures,
+            error,
+        } => error!(
+            target: TARGET, event = "failing", forward = %name, failures, error = %error,
+            "{name}: failing: {failures} sessions in a row could not start or died at once \
+             (latest: {error}); new connections are closed until a session works; still retrying"
+        ),
+        ForwardEvent::Recovered { name } => info!(
+            target: TARGET, event = "recovered", forward = %name,
+            "{name}: recovered: a session works again"
+        ),
         ForwardEvent::ConnectionFailed { name, peer, error } => warn!(
             target: TARGET, event = "connection_failed", forward = %name, peer = %peer,
             error = %error,

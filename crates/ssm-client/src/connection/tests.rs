@@ -245,3 +245,72 @@ fn losing_the_socket_during_the_grace_calls_at_once() {
     );
     assert!(!connection.has_socket());
 }
+
+/// Loses the socket at `at`, runs the resume backoff and reports the
+/// resume a success; returns when the new socket opened.
+fn lose_and_resume(connection: &mut Connection, at: Instant) -> Instant {
+    connection.handle_socket_lost(at, "closed by the gateway".into());
+    assert_eq!(actions(connection), [Action::DropSocket]);
+    let resume_at = fire_next(connection);
+    assert_eq!(actions(connection), [Action::Resume]);
+    connection.handle_resumed(resume_at);
+    resume_at
+}
+
+#[test]
+fn short_lived_sockets_in_a_row_give_the_session_up() {
+    let config = ClientConfig {
+        short_lived_socket: 10 * SEC,
+        max_short_lived_sockets: 3,
+        ..config()
+    };
+    let start = Instant::now();
+    let mut connection = Connection::new(&config, start, 7);
+    // The first socket counts too; each one dies 2 s after opening.
+    let opened = lose_and_resume(&mut connection, start + 2 * SEC);
+    let opened = lose_and_resume(&mut connection, opened + 2 * SEC);
+    connection.handle_socket_lost(opened + 2 * SEC, "oversize message".into());
+    assert_eq!(
+        actions(&mut connection),
+        [Action::DropSocket, Action::GiveUp { sockets: 3 }]
+    );
+    assert_eq!(connection.last_loss(), "oversize message");
+    // Nothing is left to do: no resume, no timer.
+    assert_eq!(connection.poll_timeout(), None);
+    connection.handle_timeout(opened + 60 * SEC);
+    assert!(actions(&mut connection).is_empty());
+}
+
+#[test]
+fn a_socket_that_lived_resets_the_short_lived_count() {
+    let config = ClientConfig {
+        short_lived_socket: 10 * SEC,
+        max_short_lived_sockets: 2,
+        ..config()
+    };
+    let start = Instant::now();
+    let mut connection = Connection::new(&config, start, 8);
+    let mut opened = start;
+    for _ in 0..5 {
+        // Short-lived, then one that lived 10 s: never two short in a row.
+        opened = lose_and_resume(&mut connection, opened + SEC);
+        opened = lose_and_resume(&mut connection, opened + 10 * SEC);
+    }
+    assert_eq!(connection.state(), LinkState::Connected);
+    assert_eq!(connection.reconnects(), 10);
+}
+
+#[test]
+fn one_short_lived_socket_allowed_means_the_first_loss_gives_up() {
+    let config = ClientConfig {
+        max_short_lived_sockets: 0,
+        ..config()
+    };
+    let start = Instant::now();
+    let mut connection = Connection::new(&config, start, 9);
+    connection.handle_socket_lost(start + Duration::from_millis(100), "reset".into());
+    assert_eq!(
+        actions(&mut connection),
+        [Action::DropSocket, Action::GiveUp { sockets: 1 }]
+    );
+}

@@ -132,6 +132,7 @@ fn spawn_forwards(
             api,
             config: ClientConfig::default(),
             retarget,
+            restart: supervisor::RestartPolicy::default(),
         };
         tasks.spawn(supervisor::run(
             listener,

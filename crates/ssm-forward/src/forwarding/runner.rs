@@ -122,6 +122,8 @@ fn event_name(event: &ForwardEvent) -> &str {
         | ForwardEvent::SocketLost { name, .. }
         | ForwardEvent::Resumed { name, .. }
         | ForwardEvent::ConnectionsRefused { name, .. }
+        | ForwardEvent::Failing { name, .. }
+        | ForwardEvent::Recovered { name, .. }
         | ForwardEvent::ConnectionFailed { name, .. } => name,
     }
 }

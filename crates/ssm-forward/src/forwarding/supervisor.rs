@@ -12,6 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use ssm_client::{ClientConfig, EndReason, LinkStatus, Session, SessionApi, StartSessionRequest};
@@ -150,6 +151,22 @@ pub enum ForwardEvent {
         /// The limit.
         limit: usize,
     },
+    /// Sessions keep failing (`failures` starts or sessions in a row):
+    /// new connections are closed at once while no session is up;
+    /// starts go on with backoff.
+    Failing {
+        /// Forward name.
+        name: String,
+        /// Failed starts and sessions in a row.
+        failures: u32,
+        /// The latest failure, phrased for users.
+        error: String,
+    },
+    /// A session worked again after [`ForwardEvent::Failing`].
+    Recovered {
+        /// Forward name.
+        name: String,
+    },
     /// A forwarded connection failed.
     ConnectionFailed {
         /// Forward name.
@@ -182,9 +199,21 @@ pub async fn bind(spec: &ForwardSpec) -> std::io::Result<TcpListener> {
 struct SessionSlot {
     current: watch::Receiver<Option<Session>>,
     demand: Arc<Notify>,
+    health: Arc<Health>,
 }
 
 impl SessionSlot {
+    /// The forward is failing and no session is up: a new connection is
+    /// closed at once rather than left waiting.
+    fn refuses(&self) -> bool {
+        self.health.is_failing()
+            && self
+                .current
+                .borrow()
+                .as_ref()
+                .is_none_or(|s| s.end_reason().is_some())
+    }
+
     /// The live session, waiting (and asking for one) if there is none.
     async fn get(&mut self) -> Option<Session> {
         let wait = async {
@@ -220,6 +249,37 @@ pub struct Service {
     /// Chooses the target again when it stops taking sessions (`None`
     /// for an instance id given as is).
     pub retarget: Option<Arc<dyn Retarget>>,
+    /// When to give a start up, and when the forward counts as failing.
+    pub restart: RestartPolicy,
+}
+
+/// How the supervisor judges starts and sessions that fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Longest a whole session start (StartSession, the socket, the
+    /// handshake) may take before it is abandoned and retried with the
+    /// restart backoff. Default 30 s: far above a healthy start, short
+    /// enough that a black-holed network is retried soon.
+    pub start_deadline: Duration,
+    /// Failed starts and failed sessions in a row (a session fails when
+    /// it ends with an error before it was up `healthy_after`) before
+    /// the forward is reported failing ([`ForwardEvent::Failing`]): new
+    /// connections are then closed at once while no session is up.
+    /// Default 5; at least 1.
+    pub max_failed_sessions: u32,
+    /// A session up this long counts as working: the failure count
+    /// starts over (and a failing forward recovers). Default 30 s.
+    pub healthy_after: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            start_deadline: Duration::from_secs(30),
+            max_failed_sessions: 5,
+            healthy_after: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Runs a forward until `shutdown` becomes true: keeps a session
@@ -241,9 +301,11 @@ pub async fn run(
     spec.bind = address;
     let (current_tx, current) = watch::channel(None);
     let demand = Arc::new(Notify::new());
+    let health = Arc::new(Health::new(&spec.name, &service.restart));
     let slot = SessionSlot {
         current,
         demand: demand.clone(),
+        health: health.clone(),
     };
     let supervisor = supervise(
         spec.clone(),
@@ -251,6 +313,7 @@ pub async fn run(
         events.clone(),
         current_tx,
         demand,
+        health,
         shutdown.clone(),
     );
     let supervisor = tokio::spawn(supervisor.instrument(info_span!("forward", name = %spec.name)));
@@ -284,6 +347,10 @@ fn connection(
     let remote = spec.remote();
     let span = info_span!("conn", forward = %name, %peer);
     async move {
+        if slot.refuses() {
+            debug!("forward failing; connection closed at once");
+            return;
+        }
         if let Err(error) = forward_connection(socket, &mut slot, &remote).await {
             debug!(%error, "connection failed");
             let _ = events.send(ForwardEvent::ConnectionFailed { name, peer, error });
@@ -328,43 +395,69 @@ pub fn linger(session: &Session) -> Duration {
     }
 }
 
-/// Keeps one session alive for the forward; restarts it on demand.
+/// Keeps one session alive for the forward; restarts it on demand, and
+/// at once (after the backoff) when it failed before it was healthy.
 async fn supervise(
     mut spec: ForwardSpec,
     service: Service,
     events: EventSink,
     current: watch::Sender<Option<Session>>,
     demand: Arc<Notify>,
+    health: Arc<Health>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let policy = service.restart;
     let mut delay = FIRST_RESTART_DELAY;
     let mut last_failure: Option<String> = None;
     loop {
+        let start = Session::start(service.api.clone(), spec.request(), service.config.clone());
         let started = tokio::select! {
-            started = Session::start(service.api.clone(), spec.request(), service.config.clone()) => started,
+            started = tokio::time::timeout(policy.start_deadline, start) => started,
             () = stopped(&mut shutdown) => return,
         };
-        match started {
+        let started = started.map_err(|_| StartError::TimedOut(policy.start_deadline));
+        match started.and_then(|started| started.map_err(StartError::Failed)) {
             Ok(session) => {
-                delay = FIRST_RESTART_DELAY;
                 last_failure = None;
                 announce_up(&spec, &session, &events);
                 current.send_replace(Some(session.clone()));
-                let reason = tokio::select! {
-                    reason = watch_session(&spec.name, &session, &events) => reason,
-                    () = stopped(&mut shutdown) => {
-                        current.send_replace(None);
-                        session.terminate().await;
-                        return;
-                    }
+                let Some((reason, proven)) = run_session(
+                    &spec.name,
+                    &session,
+                    &events,
+                    &health,
+                    policy,
+                    &mut shutdown,
+                )
+                .await
+                else {
+                    current.send_replace(None);
+                    session.terminate().await;
+                    return;
                 };
+                if proven {
+                    delay = FIRST_RESTART_DELAY;
+                }
                 current.send_replace(None);
+                let failed = matches!(reason, EndReason::Failed(_)) && !proven;
                 let _ = events.send(ForwardEvent::SessionEnded {
                     name: spec.name.clone(),
                     session_id: session.session_id().to_owned(),
                     reason: reason.to_string(),
                 });
                 drop(session);
+                if failed {
+                    // A fresh session failed: retry with backoff, demand or not.
+                    health.failed(&reason.to_string(), &events);
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = stopped(&mut shutdown) => return,
+                    }
+                    delay = (delay * 2).min(MAX_RESTART_DELAY);
+                    continue;
+                }
+                delay = FIRST_RESTART_DELAY;
+                health.worked(&events);
                 // Restart when a connection asks for it.
                 tokio::select! {
                     () = demand.notified() => {}
@@ -372,29 +465,135 @@ async fn supervise(
                 }
             }
             Err(error) => {
-                let kind = crate::errors::kind(&error);
+                let kind = error.kind();
                 if kind == crate::errors::FailureKind::Target
                     && retarget(&mut spec, service.retarget.as_deref(), &events).await
                 {
                     delay = FIRST_RESTART_DELAY;
                     continue;
                 }
-                let text = start_failure_text(&error);
+                let text = error.text();
                 let repeated = last_failure.as_deref() == Some(text.as_str());
                 last_failure = Some(text.clone());
                 let _ = events.send(ForwardEvent::StartFailed {
                     name: spec.name.clone(),
-                    error: text,
+                    error: text.clone(),
                     kind,
                     retry_in: delay,
                     repeated,
                 });
+                health.failed(&text, &events);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = stopped(&mut shutdown) => return,
                 }
                 delay = (delay * 2).min(MAX_RESTART_DELAY);
             }
+        }
+    }
+}
+
+/// Watches a session that is up until it ends (`Some`: why, and whether
+/// it was up `healthy_after` first, which counts as working) or shutdown
+/// is asked for (`None`).
+async fn run_session(
+    name: &str,
+    session: &Session,
+    events: &EventSink,
+    health: &Health,
+    policy: RestartPolicy,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(EndReason, bool)> {
+    let watch = watch_session(name, session, events);
+    tokio::pin!(watch);
+    let healthy = tokio::time::sleep(policy.healthy_after);
+    tokio::pin!(healthy);
+    let mut proven = false;
+    loop {
+        tokio::select! {
+            reason = &mut watch => return Some((reason, proven)),
+            () = &mut healthy, if !proven => {
+                proven = true;
+                health.worked(events);
+            }
+            () = stopped(shutdown) => return None,
+        }
+    }
+}
+
+/// Failed starts and sessions in a row, and whether the forward was
+/// reported failing (shared with the connection tasks, which then close
+/// new connections at once while no session is up).
+#[derive(Debug)]
+struct Health {
+    name: String,
+    limit: u32,
+    failures: AtomicU32,
+    failing: AtomicBool,
+}
+
+impl Health {
+    fn new(name: &str, policy: &RestartPolicy) -> Self {
+        Self {
+            name: name.to_owned(),
+            limit: policy.max_failed_sessions.max(1),
+            failures: AtomicU32::new(0),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    /// A start or a fresh session failed with `error`.
+    fn failed(&self, error: &str, events: &EventSink) {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= self.limit && !self.failing.swap(true, Ordering::Relaxed) {
+            let _ = events.send(ForwardEvent::Failing {
+                name: self.name.clone(),
+                failures,
+                error: error.to_owned(),
+            });
+        }
+    }
+
+    /// A session worked: the count starts over.
+    fn worked(&self, events: &EventSink) {
+        self.failures.store(0, Ordering::Relaxed);
+        if self.failing.swap(false, Ordering::Relaxed) {
+            let _ = events.send(ForwardEvent::Recovered {
+                name: self.name.clone(),
+            });
+        }
+    }
+
+    fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a session start failed.
+#[derive(Debug)]
+enum StartError {
+    /// The start failed.
+    Failed(ssm_client::Error),
+    /// The start took longer than [`RestartPolicy::start_deadline`].
+    TimedOut(Duration),
+}
+
+impl StartError {
+    fn kind(&self) -> crate::errors::FailureKind {
+        match self {
+            Self::Failed(error) => crate::errors::kind(error),
+            Self::TimedOut(_) => crate::errors::FailureKind::Transient,
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Self::Failed(error) => start_failure_text(error),
+            Self::TimedOut(deadline) => format!(
+                "the session did not start within {}s (the network or the service does not \
+                 answer; will retry)",
+                deadline.as_secs_f32()
+            ),
         }
     }
 }
