@@ -245,7 +245,11 @@ impl Connection {
             return;
         }
         let answer_by = now + self.settings.answer_timeout;
-        if self.timers.get(Timer::Dead).is_none_or(|dead| dead > answer_by) {
+        if self
+            .timers
+            .get(Timer::Dead)
+            .is_none_or(|dead| dead > answer_by)
+        {
             self.timers.set(Timer::Dead, answer_by);
         }
     }
