@@ -177,14 +177,15 @@ impl Connection {
             message = self.ws.next() => {
                 self.heard_from_client();
                 match message {
-                Some(Ok(Message::Binary(frame))) => self.relay_client_frame(frame),
-                Some(Ok(Message::Text(_))) => {
-                    debug!("ignoring text frame after OpenDataChannel");
-                    None
+                    Some(Ok(Message::Binary(frame))) => self.relay_client_frame(frame),
+                    Some(Ok(Message::Text(_))) => {
+                        debug!("ignoring text frame after OpenDataChannel");
+                        None
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Some(Exit::ClientGone),
+                    Some(Ok(_)) => None,
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Some(Exit::ClientGone),
-                Some(Ok(_)) => None,
-            }},
+            },
             item = self.from_agent.recv(), if !self.agent_gone => match item {
                 Some(ToClient::Frame(frame)) => self.relay_agent_frame(frame).await,
                 Some(ToClient::Close(code, reason)) if self.down.queue.is_empty() => Some(Exit::Close(code, reason)),
