@@ -49,6 +49,12 @@ pub struct ClientConfig {
     pub ping_interval: Duration,
     /// Declare the socket dead when nothing arrived for this long.
     pub dead_after: Duration,
+    /// Declare the socket dead when we have unacknowledged data on it and
+    /// nothing arrived for this long (the agent acknowledges every message
+    /// at once): a socket that died silently, after a laptop slept or
+    /// changed networks, is replaced as soon as it is used, not after
+    /// `dead_after`. At least 1 s.
+    pub answer_timeout: Duration,
     /// First reconnect delay; doubles per failed attempt.
     pub reconnect_initial: Duration,
     /// Longest reconnect delay.
@@ -119,6 +125,7 @@ impl Default for ClientConfig {
             handshake_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(20),
             dead_after: Duration::from_secs(60),
+            answer_timeout: Duration::from_secs(10),
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             max_resume_failures: 8,

@@ -3,7 +3,8 @@
 //!
 //! A session's link is [`LinkState::Connected`] (a socket is open: it is
 //! pinged every `ping_interval` and given up when nothing arrived for
-//! `dead_after`), [`LinkState::Resuming`] (the socket was lost: ResumeSession
+//! `dead_after`, or for `answer_timeout` while data of ours awaits its
+//! acknowledgement), [`LinkState::Resuming`] (the socket was lost: ResumeSession
 //! and a new socket at once if the lost socket had lived a while, else and
 //! after failed attempts with a capped exponential backoff with jitter, for
 //! as long as the session exists, unless `max_short_lived_sockets` sockets
@@ -30,6 +31,9 @@ use crate::config::ClientConfig;
 /// that dies sooner is resumed after the backoff, so a peer that kills
 /// every new socket is not hammered.
 const RESUME_AT_ONCE_AFTER: Duration = Duration::from_secs(1);
+
+/// Floor of `answer_timeout`: acks must have time to cross a slow link.
+const MIN_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +85,8 @@ pub(crate) enum LinkState {
 pub(crate) enum Timer {
     /// Send the next WebSocket ping.
     Ping,
-    /// Nothing arrived for `dead_after`: the socket is dead.
+    /// Nothing arrived for `dead_after` (or `answer_timeout` with data
+    /// unacknowledged): the socket is dead.
     Dead,
     /// The next resume attempt.
     Backoff,
@@ -129,6 +134,7 @@ impl TimerTable {
 struct Settings {
     ping_interval: Duration,
     dead_after: Duration,
+    answer_timeout: Duration,
     reconnect_initial: Duration,
     reconnect_max: Duration,
     max_resume_failures: u32,
@@ -155,6 +161,8 @@ pub(crate) struct Connection {
     socket_since: Instant,
     /// Sockets in a row that died within `short_lived_socket`.
     short_lived: u32,
+    /// When anything last arrived (or the socket opened).
+    last_received: Instant,
 }
 
 impl Connection {
@@ -164,6 +172,7 @@ impl Connection {
         let settings = Settings {
             ping_interval: config.ping_interval,
             dead_after: config.dead_after,
+            answer_timeout: config.answer_timeout.max(MIN_ANSWER_TIMEOUT),
             reconnect_initial: config.reconnect_initial,
             reconnect_max: config.reconnect_max,
             max_resume_failures: config.max_resume_failures,
@@ -183,6 +192,7 @@ impl Connection {
             status_changed: false,
             socket_since: now,
             short_lived: 0,
+            last_received: now,
         };
         connection.start_socket_timers(now);
         connection
@@ -237,8 +247,26 @@ impl Connection {
 
     /// Anything (a frame, a pong, a close) arrived on the socket.
     pub(crate) fn handle_received(&mut self, now: Instant) {
+        self.last_received = now;
         if self.state == LinkState::Connected && self.reading {
             self.timers.set(Timer::Dead, now + self.settings.dead_after);
+        }
+    }
+
+    /// Data of ours awaits acknowledgement at `now`: unless something
+    /// arrives within `answer_timeout`, the socket is dead. An earlier
+    /// deadline is kept, so this can be called on every pump.
+    pub(crate) fn handle_awaiting_answer(&mut self, now: Instant) {
+        if self.state != LinkState::Connected || !self.reading {
+            return;
+        }
+        let answer_by = now + self.settings.answer_timeout;
+        if self
+            .timers
+            .get(Timer::Dead)
+            .is_none_or(|dead| dead > answer_by)
+        {
+            self.timers.set(Timer::Dead, answer_by);
         }
     }
 
@@ -304,9 +332,10 @@ impl Connection {
     /// Runs the timers due at `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if self.timers.expire(Timer::Dead, now) {
-            let dead_after = self.settings.dead_after;
-            warn!(silent_for = ?dead_after, "no traffic from the service; reconnecting");
-            self.handle_socket_lost(now, format!("nothing received for {dead_after:?}"));
+            let silent = now.saturating_duration_since(self.last_received);
+            let silent_for = Duration::from_millis(silent.as_millis() as u64);
+            warn!(?silent_for, "no traffic from the service; reconnecting");
+            self.handle_socket_lost(now, format!("nothing received for {silent_for:?}"));
             return;
         }
         if self.timers.expire(Timer::Ping, now) {
@@ -334,6 +363,7 @@ impl Connection {
         self.timers.stop(Timer::Backoff);
         self.reconnects += 1;
         self.socket_since = now;
+        self.last_received = now;
         self.status_changed = true;
         info!(reconnects = self.reconnects, "data channel resumed");
         self.start_socket_timers(now);

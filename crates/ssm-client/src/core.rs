@@ -295,8 +295,11 @@ impl Core {
             }
         }
         self.link.handle_reading(now, !self.input_held());
-        if self.session.channel().unacked() == 0 {
+        let channel = self.session.channel();
+        if channel.unacked() == 0 {
             self.link.handle_all_acked();
+        } else if !channel.is_paused() {
+            self.link.handle_awaiting_answer(now);
         }
     }
 

@@ -33,6 +33,11 @@ pub struct RealismConfig {
     /// End a session with no stream data in either direction for this long.
     #[serde(with = "opt_duration_ms")]
     pub idle_timeout: Option<Duration>,
+    /// Drop (no close frame) a client socket from which nothing arrived,
+    /// not even a WebSocket ping, for this long: the gateway's view of a
+    /// client that stopped pinging (a sleeping laptop).
+    #[serde(with = "opt_duration_ms")]
+    pub ping_timeout: Option<Duration>,
     /// End a session after this long regardless.
     #[serde(with = "opt_duration_ms")]
     pub max_session_duration: Option<Duration>,
@@ -75,6 +80,7 @@ impl Default for RealismConfig {
             rate_limit_seconds: 2,
             recycle_after: None,
             idle_timeout: None,
+            ping_timeout: None,
             max_session_duration: None,
             latency: Duration::ZERO,
             port_start_delay: Duration::from_millis(20),

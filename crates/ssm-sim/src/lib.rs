@@ -50,6 +50,7 @@ pub use config::{
     SimConfig, TerminateNotice,
 };
 pub use eks::{ClusterConfig, ClusterStatus};
+pub use gateway::network::Network;
 pub use hostile::Hostile;
 pub use registry::{EndCause, SessionStatus, SessionSummary};
 pub use sim::{Injection, ReadyInfo, Simulator};

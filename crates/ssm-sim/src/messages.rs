@@ -13,7 +13,7 @@ use crate::hostile::Hostile;
 use crate::lifecycle::EndCause;
 
 /// Frames and notices the agent sends to the client socket.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ToClient {
     /// A binary frame.
     Frame(Bytes),

@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::SimConfig;
+use crate::gateway::network::{Network, NetworkGate};
 use crate::gateway::{self, publication_notice};
 use crate::hostile::Hostile;
 use crate::messages::{AgentInput, ToClient};
@@ -79,6 +80,7 @@ pub struct Simulator {
     gateway_addr: SocketAddr,
     echo_addr: SocketAddr,
     proxy_addr: SocketAddr,
+    network: Arc<NetworkGate>,
     tasks: Vec<JoinHandle<()>>,
     api_shutdown: Option<oneshot::Sender<()>>,
 }
@@ -117,10 +119,12 @@ impl Simulator {
         );
         let (api_shutdown, api_stop) = oneshot::channel::<()>();
         let api_service = service.clone();
+        let network = Arc::new(NetworkGate::default());
+        let gateway = gateway::serve(gateway_listener, config, registry, network.clone());
         let tasks = vec![
             echo_task,
             proxy_task,
-            tokio::spawn(gateway::serve(gateway_listener, config, registry)),
+            tokio::spawn(gateway),
             tokio::spawn(async move {
                 let stop = async move {
                     let _ = api_stop.await;
@@ -137,6 +141,7 @@ impl Simulator {
             gateway_addr,
             echo_addr,
             proxy_addr,
+            network,
             tasks,
             api_shutdown: Some(api_shutdown),
         })
@@ -246,6 +251,24 @@ impl Simulator {
             }
         };
         self.send_to_agent(session_id, AgentInput::Inject(item))
+    }
+
+    /// Changes the network between the clients and the gateway, for
+    /// every session at once (a laptop moving to another Wi-Fi):
+    /// [`Network::Frozen`] freezes every live session's socket and holds
+    /// new connections unanswered, [`Network::Reset`] aborts them all and
+    /// resets new ones, [`Network::Up`] lets new connections through again
+    /// (sockets frozen before stay frozen). The API is not affected.
+    pub fn set_network(&self, network: Network) {
+        self.network.set(network);
+        let item = match network {
+            Network::Up => return,
+            Network::Frozen => ToClient::Freeze,
+            Network::Reset => ToClient::Abort,
+        };
+        for agent in self.service.registry().live_agents() {
+            let _ = agent.send(AgentInput::Inject(item.clone()));
+        }
     }
 
     fn send_to_agent(&self, session_id: &str, input: AgentInput) -> bool {

@@ -62,6 +62,8 @@ counters! {
     rate_limit_closes,
     /// Sockets closed abruptly by fault injection.
     abrupt_closes,
+    /// Sockets dropped because nothing came from the client (a ping included) for the ping timeout.
+    ping_timeouts,
     /// smux streams (mux) or destination connections (basic) opened.
     streams_opened,
     /// Destination dials that failed.

@@ -11,6 +11,7 @@ fn config() -> ClientConfig {
     ClientConfig {
         ping_interval: 20 * SEC,
         dead_after: 60 * SEC,
+        answer_timeout: 10 * SEC,
         reconnect_initial: Duration::from_millis(100),
         reconnect_max: 5 * SEC,
         max_resume_failures: 3,
@@ -46,6 +47,30 @@ fn pings_on_schedule_while_traffic_flows() {
     // Nothing early: a timeout before the ping does nothing.
     connection.handle_timeout(start + 119 * SEC);
     assert!(actions(&mut connection).is_empty());
+}
+
+/// After a long sleep the socket may be dead without a word: data sent on
+/// it and not answered within `answer_timeout` gives it up, long before
+/// `dead_after`; anything received puts the long deadline back.
+#[test]
+fn unanswered_data_gives_up_the_socket_after_the_answer_timeout() {
+    let start = Instant::now();
+    let mut connection = Connection::new(&config(), start, 4);
+    connection.handle_awaiting_answer(start + SEC);
+    assert_eq!(connection.timer(Timer::Dead), Some(start + 11 * SEC));
+    // An ack arrives: back to the long deadline.
+    connection.handle_received(start + 2 * SEC);
+    assert_eq!(connection.timer(Timer::Dead), Some(start + 62 * SEC));
+    // More data; calls on later pumps keep the earlier deadline.
+    connection.handle_awaiting_answer(start + 3 * SEC);
+    connection.handle_awaiting_answer(start + 8 * SEC);
+    assert_eq!(connection.timer(Timer::Dead), Some(start + 13 * SEC));
+    connection.handle_timeout(start + 13 * SEC);
+    assert_eq!(actions(&mut connection), [Action::DropSocket]);
+    assert_eq!(connection.last_loss(), "nothing received for 11s");
+    // Without a socket there is nothing to wait for.
+    connection.handle_awaiting_answer(start + 14 * SEC);
+    assert_eq!(connection.timer(Timer::Dead), None);
 }
 
 #[test]

@@ -83,6 +83,9 @@ pub(super) struct Connection {
     faults_down: Option<FaultInjector>,
     rate: Option<RateMeter>,
     recycle_at: Option<Instant>,
+    /// Dropped at this time unless something arrives from the client.
+    silent_until: Option<Instant>,
+    ping_timeout: Option<Duration>,
     abort_at: Option<Instant>,
     abort_after_messages: Option<u64>,
     relayed: u64,
@@ -133,6 +136,8 @@ impl Connection {
                 .client_rate_limit
                 .map(|limit| RateMeter::new(limit, realism.rate_limit_seconds, now)),
             recycle_at: realism.recycle_after.map(|after| now + after),
+            silent_until: realism.ping_timeout.map(|after| now + after),
+            ping_timeout: realism.ping_timeout,
             abort_at: faults.close_after.map(|after| now + after),
             abort_after_messages: faults.close_after_messages,
             relayed: 0,
@@ -169,14 +174,17 @@ impl Connection {
             .next_deadline()
             .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
         tokio::select! {
-            message = self.ws.next() => match message {
-                Some(Ok(Message::Binary(frame))) => self.relay_client_frame(frame),
-                Some(Ok(Message::Text(_))) => {
-                    debug!("ignoring text frame after OpenDataChannel");
-                    None
+            message = self.ws.next() => {
+                self.heard_from_client();
+                match message {
+                    Some(Ok(Message::Binary(frame))) => self.relay_client_frame(frame),
+                    Some(Ok(Message::Text(_))) => {
+                        debug!("ignoring text frame after OpenDataChannel");
+                        None
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Some(Exit::ClientGone),
+                    Some(Ok(_)) => None,
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Some(Exit::ClientGone),
-                Some(Ok(_)) => None,
             },
             item = self.from_agent.recv(), if !self.agent_gone => match item {
                 Some(ToClient::Frame(frame)) => self.relay_agent_frame(frame).await,
@@ -198,6 +206,13 @@ impl Connection {
                 }
             },
             () = tokio::time::sleep_until(deadline.into()) => self.on_timer(Instant::now()).await,
+        }
+    }
+
+    /// Anything from the client, a ping included, restarts the ping timeout.
+    fn heard_from_client(&mut self) {
+        if let Some(after) = self.ping_timeout {
+            self.silent_until = Some(Instant::now() + after);
         }
     }
 
@@ -295,6 +310,14 @@ impl Connection {
             SessionCounters::add(&self.counters.abrupt_closes, 1);
             return Some(Exit::Abort);
         }
+        if self.silent_until.is_some_and(|at| at <= now) {
+            debug!(
+                connection = self.id,
+                "nothing from the client: ping timeout"
+            );
+            SessionCounters::add(&self.counters.ping_timeouts, 1);
+            return Some(Exit::Abort);
+        }
         self.run_pause_schedule(now).await
     }
 
@@ -329,6 +352,7 @@ impl Connection {
             self.up.next(),
             self.down.next(),
             self.recycle_at,
+            self.silent_until,
             self.abort_at,
             pause,
         ]

@@ -11,6 +11,7 @@
 
 mod connection;
 mod faults;
+pub mod network;
 pub mod policy;
 mod rate;
 
@@ -33,20 +34,33 @@ use tracing::{Instrument, debug, debug_span, info};
 use crate::config::SimConfig;
 use crate::limits::MAX_WS_MESSAGE;
 use crate::registry::Registry;
+use network::NetworkGate;
 
 /// How long a client has to send OpenDataChannel.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Path prefix of data-channel sockets.
 const PATH_PREFIX: &str = "/v1/data-channel/";
 
-/// Accepts data-channel sockets until the listener fails or the task is dropped.
-pub async fn serve(listener: TcpListener, config: Arc<SimConfig>, registry: Arc<Registry>) {
+/// Accepts data-channel sockets until the listener fails or the task is
+/// dropped; `network` decides whether each new one gets through.
+pub async fn serve(
+    listener: TcpListener,
+    config: Arc<SimConfig>,
+    registry: Arc<Registry>,
+    network: Arc<NetworkGate>,
+) {
     while let Ok((socket, peer)) = listener.accept().await {
         let _ = socket.set_nodelay(true);
         let span = debug_span!("gateway", %peer);
         let config = config.clone();
         let registry = registry.clone();
-        tokio::spawn(async move { handle(socket, config, registry).await }.instrument(span));
+        let network = network.clone();
+        let connection = async move {
+            if let Some(socket) = network.admit(socket).await {
+                handle(socket, config, registry).await;
+            }
+        };
+        tokio::spawn(connection.instrument(span));
     }
 }
 
