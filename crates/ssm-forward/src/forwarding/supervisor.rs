@@ -359,6 +359,10 @@ fn connection(
     .instrument(span)
 }
 
+/// How long a connection waits for a session that refused a stream to
+/// say it is over, before asking the slot again.
+const SESSION_END_NOTICE: Duration = Duration::from_secs(1);
+
 async fn forward_connection(
     mut socket: TcpStream,
     slot: &mut SessionSlot,
@@ -372,6 +376,10 @@ async fn forward_connection(
             Err(error) if attempts < 2 => {
                 debug!(%error, "session unusable; waiting for a new one");
                 attempts += 1;
+                // The session may not have said yet that it is over (a
+                // wake from sleep finds it dead): wait for that, briefly,
+                // so the slot does not hand the same session out again.
+                let _ = tokio::time::timeout(SESSION_END_NOTICE, session.closed()).await;
             }
             Err(error) => return Err(error.to_string()),
         }
