@@ -17,6 +17,20 @@ use ssm_forward::forwarding::supervisor::{self, ForwardEvent, ForwardSpec, Servi
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+/// The forward of `db`'s port 5432 (through `remote_host`, else on the
+/// target itself) on `listener`.
+fn spec(listener: &TcpListener, remote_host: Option<&str>) -> ForwardSpec {
+    ForwardSpec {
+        name: "db".into(),
+        target: "i-0123456789abcdef0".into(),
+        remote_host: remote_host.map(str::to_owned),
+        remote_port: 5432,
+        bind: listener.local_addr().unwrap(),
+        reason: None,
+        max_connections: 16,
+    }
+}
+
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// StartSession always fails: the nth time with `kinds[n]` (the last
@@ -51,15 +65,7 @@ impl SessionApi for Refusing {
 /// number of starts tried.
 async fn failures(kinds: Vec<ApiErrorKind>) -> (Vec<(String, bool)>, u32) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let spec = ForwardSpec {
-        name: "db".into(),
-        target: "i-0123456789abcdef0".into(),
-        remote_host: Some("db.internal".into()),
-        remote_port: 5432,
-        bind: listener.local_addr().unwrap(),
-        reason: None,
-        max_connections: 16,
-    };
+    let spec = spec(&listener, Some("db.internal"));
     let api = Arc::new(Refusing {
         kinds,
         starts: AtomicU32::new(0),
@@ -167,15 +173,7 @@ async fn a_start_that_hangs_on_a_black_hole_is_retried() {
         }
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let spec = ForwardSpec {
-        name: "db".into(),
-        target: "i-0123456789abcdef0".into(),
-        remote_host: None,
-        remote_port: 5432,
-        bind: listener.local_addr().unwrap(),
-        reason: None,
-        max_connections: 16,
-    };
+    let spec = spec(&listener, None);
     let api = Arc::new(BlackHole {
         url,
         starts: AtomicU32::new(0),

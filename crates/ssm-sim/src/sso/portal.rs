@@ -92,12 +92,12 @@ async fn get_role_credentials(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = form::parse(query.as_deref().unwrap_or(""));
-    super::respond(
+    query_call(
         "GetRoleCredentials",
-        service
-            .sso()
-            .get_role_credentials(bearer(&headers), &params, SystemTime::now()),
+        &service,
+        &headers,
+        query,
+        Sso::get_role_credentials,
     )
 }
 
@@ -106,12 +106,12 @@ async fn list_accounts(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = form::parse(query.as_deref().unwrap_or(""));
-    super::respond(
+    query_call(
         "ListAccounts",
-        service
-            .sso()
-            .list_accounts(bearer(&headers), &params, SystemTime::now()),
+        &service,
+        &headers,
+        query,
+        Sso::list_accounts,
     )
 }
 
@@ -120,12 +120,28 @@ async fn list_account_roles(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    query_call(
+        "ListAccountRoles",
+        &service,
+        &headers,
+        query,
+        Sso::list_account_roles,
+    )
+}
+
+/// A portal GET: hands the bearer token and the query parameters to
+/// `call` and answers with what it returns.
+fn query_call<O: Serialize>(
+    operation: &str,
+    service: &Service,
+    headers: &HeaderMap,
+    query: Option<String>,
+    call: impl FnOnce(&Sso, Option<&str>, &[(String, String)], SystemTime) -> Result<O, PortalError>,
+) -> Response {
     let params = form::parse(query.as_deref().unwrap_or(""));
     super::respond(
-        "ListAccountRoles",
-        service
-            .sso()
-            .list_account_roles(bearer(&headers), &params, SystemTime::now()),
+        operation,
+        call(service.sso(), bearer(headers), &params, SystemTime::now()),
     )
 }
 
