@@ -46,7 +46,7 @@ pub enum Error {
     /// or the agent drops them, so the session was given up. Start a new
     /// session; if those fail the same way, check the network path.
     #[error(
-        "the data channel kept failing right after every reconnect ({sockets} sockets in a row;          last: {last_loss}); session given up"
+        "the data channel kept failing right after every reconnect ({sockets} sockets in a row; last: {last_loss}); session given up"
     )]
     SocketsKeepFailing {
         /// Short-lived sockets in a row.

@@ -21,6 +21,7 @@ use clap::{
 use ssm_client::AwsOptions;
 
 use crate::commands::{demo, eks, forward, kubeconfig, list, login, logout, plugin, up};
+use crate::forwarding::supervisor::RestartPolicy;
 pub use local_forward::{LocalForward, parse_bind};
 
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
@@ -196,6 +197,9 @@ pub struct RunArgs {
     /// max_connections].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+    /// When a forward gives a start up and counts as failing.
+    #[command(flatten)]
+    pub failures: FailureArgs,
 }
 
 impl RunArgs {
@@ -204,6 +208,51 @@ impl RunArgs {
         self.max_connections
             .or(configured)
             .map_or(crate::serve::DEFAULT_MAX_CONNECTIONS, |n| n as usize)
+    }
+}
+
+/// How forwards treat sessions that keep failing (`--start-timeout`,
+/// `--max-failed-sessions`, `--exit-when-failing`).
+#[derive(Debug, Clone, Args)]
+pub struct FailureArgs {
+    /// Give a session start (StartSession, the data channel, the
+    /// handshake) this many seconds before it is abandoned and retried.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3600), help_heading = "Failures")]
+    pub start_timeout: u32,
+    /// Failed starts and sessions in a row after which a forward counts
+    /// as failing: new connections are then closed at once while no
+    /// session is up (starts go on, with backoff).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Failures")]
+    pub max_failed_sessions: u32,
+    /// Exit (status 1, 3 or 4, by the latest failure) as soon as a forward
+    /// is failing, instead of retrying: for scripts and for service
+    /// managers that restart on failure.
+    #[arg(long, help_heading = "Failures")]
+    pub exit_when_failing: bool,
+}
+
+impl Default for FailureArgs {
+    fn default() -> Self {
+        let policy = RestartPolicy::default();
+        Self {
+            start_timeout: u32::try_from(policy.start_deadline.as_secs()).unwrap_or(30),
+            max_failed_sessions: policy.max_failed_sessions,
+            exit_when_failing: false,
+        }
+    }
+}
+
+impl FailureArgs {
+    /// When the forwards' supervisors give a start up and call a forward
+    /// failing.
+    pub fn restart_policy(&self) -> RestartPolicy {
+        RestartPolicy {
+            start_deadline: std::time::Duration::from_secs(u64::from(self.start_timeout)),
+            max_failed_sessions: self.max_failed_sessions,
+            ..RestartPolicy::default()
+        }
     }
 }
 
@@ -274,6 +323,8 @@ mod tests {
             "reason" => "test",
             "ready-file" => "/tmp/ready.json",
             "max-connections" => "64",
+            "start-timeout" => "10",
+            "max-failed-sessions" => "3",
             _ => return None,
         })
     }

@@ -271,6 +271,7 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             name,
             failures,
             error,
+            ..
         } => error!(
             target: TARGET, event = "failing", forward = %name, failures, error = %error,
             "{name}: failing: {failures} sessions in a row could not start or died at once \

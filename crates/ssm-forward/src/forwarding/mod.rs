@@ -83,13 +83,21 @@ pub async fn run_with(
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (events, events_rx) = mpsc::unbounded_channel();
-    let (watched, tasks) = spawn_forwards(prepared, &events, &shutdown_rx);
+    let (watched, tasks) = spawn_forwards(
+        prepared,
+        run.failures.restart_policy(),
+        &events,
+        &shutdown_rx,
+    );
     drop(events);
     let mut on_ready = || hooks.ready();
     let outcome = runner::watch(
         watched,
         events_rx,
-        run.ready_file.clone(),
+        runner::Options {
+            ready_file: run.ready_file.clone(),
+            exit_when_failing: run.failures.exit_when_failing,
+        },
         &mut signals,
         &mut on_ready,
     )
@@ -108,6 +116,7 @@ pub async fn run_with(
 /// One [`supervisor::run`] task per forward, all under one shutdown watch.
 fn spawn_forwards(
     prepared: Vec<Prepared>,
+    restart: supervisor::RestartPolicy,
     events: &supervisor::EventSink,
     shutdown: &watch::Receiver<bool>,
 ) -> (Vec<Watched>, JoinSet<()>) {
@@ -132,7 +141,7 @@ fn spawn_forwards(
             api,
             config: ClientConfig::default(),
             retarget,
-            restart: supervisor::RestartPolicy::default(),
+            restart,
         };
         tasks.spawn(supervisor::run(
             listener,

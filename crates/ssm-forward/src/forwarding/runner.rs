@@ -38,13 +38,24 @@ pub enum Stop {
     Finished,
 }
 
-/// Runs until a signal, or until a forward's first session fails for
-/// good (the error says why, with its exit status). Once every forward's
-/// first session is up, writes the ready file and calls `on_ready`.
+/// What the runner does besides printing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Where to write the ready file once every first session is up.
+    pub ready_file: Option<PathBuf>,
+    /// Stop with an error as soon as a forward is failing
+    /// ([`ForwardEvent::Failing`]) instead of leaving it retrying.
+    pub exit_when_failing: bool,
+}
+
+/// Runs until a signal, until a forward's first session fails for good,
+/// or (with [`Options::exit_when_failing`]) until a forward is failing;
+/// the error says why, with its exit status. Once every forward's first
+/// session is up, writes the ready file and calls `on_ready`.
 pub async fn watch(
     mut forwards: Vec<Watched>,
     mut events: mpsc::UnboundedReceiver<ForwardEvent>,
-    ready_file: Option<PathBuf>,
+    options: Options,
     signals: &mut Signals,
     on_ready: &mut (dyn FnMut() + Send),
 ) -> Result<Stop, Fatal> {
@@ -63,9 +74,12 @@ pub async fn watch(
         // A fatal first failure is reported once, as the exit error.
         check_first_start(&mut forwards[index], &event)?;
         output::forward_event(&event, &forwards[index].destination);
+        if options.exit_when_failing {
+            check_failing(&event)?;
+        }
         if !ready_written && forwards.iter().all(|f| f.first_session.is_some()) {
             ready_written = true;
-            if let Some(path) = &ready_file {
+            if let Some(path) = &options.ready_file {
                 write_ready(path, &forwards)?;
             }
             on_ready();
@@ -87,6 +101,20 @@ fn check_first_start(forward: &mut Watched, event: &ForwardEvent) -> Result<(), 
         ForwardEvent::StartFailed { error, kind, .. } if !kind.is_transient() => Err(Fatal::new(
             ExitStatus::from(*kind),
             format!("{}: {error}", forward.name),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Fails when `event` says a forward is failing, with the exit status of
+/// its latest failure (the status line was printed already).
+fn check_failing(event: &ForwardEvent) -> Result<(), Fatal> {
+    match event {
+        ForwardEvent::Failing {
+            name, error, kind, ..
+        } => Err(Fatal::new(
+            ExitStatus::from(*kind),
+            format!("{name}: failing, exiting as --exit-when-failing asks: {error}"),
         )),
         _ => Ok(()),
     }

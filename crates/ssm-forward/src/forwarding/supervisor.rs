@@ -161,6 +161,9 @@ pub enum ForwardEvent {
         failures: u32,
         /// The latest failure, phrased for users.
         error: String,
+        /// What kind of failure the latest was (the exit status when the
+        /// forward is run with `--exit-when-failing`).
+        kind: crate::errors::FailureKind,
     },
     /// A session worked again after [`ForwardEvent::Failing`].
     Recovered {
@@ -447,16 +450,15 @@ async fn supervise(
                     delay = FIRST_RESTART_DELAY;
                 }
                 current.send_replace(None);
-                let failed = matches!(reason, EndReason::Failed(_)) && !proven;
                 let _ = events.send(ForwardEvent::SessionEnded {
                     name: spec.name.clone(),
                     session_id: session.session_id().to_owned(),
                     reason: reason.to_string(),
                 });
                 drop(session);
-                if failed {
+                if let (false, EndReason::Failed(error)) = (proven, &reason) {
                     // A fresh session failed: retry with backoff, demand or not.
-                    health.failed(&reason.to_string(), &events);
+                    health.failed(crate::errors::kind(error), &reason.to_string(), &events);
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
                         () = stopped(&mut shutdown) => return,
@@ -490,7 +492,7 @@ async fn supervise(
                     retry_in: delay,
                     repeated,
                 });
-                health.failed(&text, &events);
+                health.failed(kind, &text, &events);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = stopped(&mut shutdown) => return,
@@ -550,14 +552,15 @@ impl Health {
         }
     }
 
-    /// A start or a fresh session failed with `error`.
-    fn failed(&self, error: &str, events: &EventSink) {
+    /// A start or a fresh session failed with `error`, of `kind`.
+    fn failed(&self, kind: crate::errors::FailureKind, error: &str, events: &EventSink) {
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if failures >= self.limit && !self.failing.swap(true, Ordering::Relaxed) {
             let _ = events.send(ForwardEvent::Failing {
                 name: self.name.clone(),
                 failures,
                 error: error.to_owned(),
+                kind,
             });
         }
     }

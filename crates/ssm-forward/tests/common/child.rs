@@ -78,6 +78,16 @@ impl Child {
         .await
     }
 
+    /// Waits until stderr contains `needle`; panics after `timeout`.
+    pub async fn wait_stderr_within(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_within(
+            |child| child.stderr().contains(needle).then(|| child.stderr()),
+            needle,
+            timeout,
+        )
+        .await
+    }
+
     /// Waits until stdout contains `needle`.
     pub async fn wait_stdout(&mut self, needle: &str) -> String {
         self.wait(

@@ -71,7 +71,7 @@ struct Args {
     rate_limit: Option<u32>,
     /// Probability per agent message of the agent's send-before-buffer
     /// race: its first ack is ignored, so it is resent every RTO until the
-    /// client acks a repeat (--realistic: 0.01).
+    /// client acks a repeat (--realistic: 0.001).
     #[arg(long, value_name = "P", value_parser = parse_probability)]
     send_before_buffer: Option<f64>,
     /// What the client sees after the agent ends a session on its
@@ -814,7 +814,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.gateway.on_terminate, TerminateNotice::Nothing);
         assert_eq!(config.gateway.detached_output, DetachedOutput::Drop);
-        assert!((config.realism.send_before_buffer - 0.01).abs() < 1e-9);
+        assert!((config.realism.send_before_buffer - 0.001).abs() < 1e-9);
         let config = parse(&["--send-before-buffer", "0.5", "--realistic"]).unwrap();
         assert!((config.realism.send_before_buffer - 0.5).abs() < 1e-9);
         assert!(parse(&["--detached-output", "keep"]).is_err());

@@ -64,6 +64,10 @@ struct Args {
     /// Bytes each way per bulk transfer.
     #[arg(long, default_value_t = 4 << 20)]
     bulk_bytes: usize,
+    /// Share of agent messages that lose the agent's send-before-buffer
+    /// race (their first ack is ignored; protocol.md §13).
+    #[arg(long, default_value_t = RealismConfig::realistic().send_before_buffer)]
+    send_before_buffer: f64,
     /// Seed of the simulator's fault injection.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -100,6 +104,7 @@ fn sim_config(args: &Args) -> SimConfig {
     SimConfig {
         realism: RealismConfig {
             recycle_after: Some(args.recycle_every),
+            send_before_buffer: args.send_before_buffer,
             ..RealismConfig::realistic()
         },
         faults: FaultConfig {
@@ -121,13 +126,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let program = daemon::locate(args.ssm_forward.as_deref())?;
     let daemon = daemon::Daemon::start(&program, &sim).await?;
     eprintln!(
-        "ssm-soak: {} of traffic through {} on {} (session {}), recycle every {:?}, {}% loss",
+        "ssm-soak: {} of traffic through {} on {} (session {}), recycle every {:?}, {}% loss, \
+         {}% send-before-buffer race",
         verdict::minutes(args.duration),
         program.display(),
         daemon.address,
         daemon.session_id,
         args.recycle_every,
-        args.loss * 100.0
+        args.loss * 100.0,
+        args.send_before_buffer * 100.0
     );
     let stalls = Arc::new(stalls::Stalls::new(args.stall_limit));
     let started = Instant::now();

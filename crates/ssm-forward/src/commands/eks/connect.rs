@@ -70,6 +70,9 @@ pub struct Args {
     /// session is up; removed on exit.
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub ready_file: Option<PathBuf>,
+    /// When the forward gives a start up and counts as failing.
+    #[command(flatten)]
+    pub failures: crate::cli::FailureArgs,
 }
 
 /// Connects until Ctrl-C or SIGTERM.
@@ -86,6 +89,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<()> {
         print_env: false,
         ready_file: args.ready_file.clone(),
         max_connections: None,
+        failures: args.failures.clone(),
     };
     let outcome = forwarding::run_with(vec![plan.planned.clone()], &run, &mut hooks).await;
     hooks.cleanup();
