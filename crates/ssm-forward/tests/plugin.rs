@@ -349,3 +349,30 @@ async fn aws_cli_start_session_runs_ssm_forward() {
     assert_eq!(summary.stats.terminate_flags, 1);
     assert_eq!(summary.stats.streams_opened, 2);
 }
+
+/// A gateway that closes every socket 300 ms after it opens: plugin mode
+/// (one session, no restarts, like the plugin) gives the session up after
+/// its short-lived sockets instead of resuming forever, and exits 1 with
+/// the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_sockets_keep_dying_ends_the_plugin_with_status_1() {
+    let sim = Simulator::start(SimConfig {
+        faults: ssm_sim::FaultConfig {
+            close_after: Some(Duration::from_millis(300)),
+            ..ssm_sim::FaultConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let link = plugin_link(dir.path());
+    let (id, response, request) = start_session(&sim, REMOTE_HOST_DOCUMENT, echo_parameters(0));
+    let (code, _, stderr) = run_to_end(&mut plugin_command(&link, &response, &request, &sim)).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("Session {id} failed"))
+            && stderr.contains("kept failing right after every reconnect"),
+        "{stderr}"
+    );
+}
