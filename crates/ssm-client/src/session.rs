@@ -140,8 +140,14 @@ impl Session {
         self.inner.lock().stats()
     }
 
-    /// Why the session ended, if it has.
+    /// Why the session ended, if it has. The protocol core is asked
+    /// first: it knows the moment the session ends, before the driver
+    /// task has told [`Session::closed`] waiters, so a caller that saw
+    /// `open_stream` fail never finds the session still looking alive.
     pub fn end_reason(&self) -> Option<EndReason> {
+        if let Some(reason) = self.inner.lock().ended() {
+            return Some(reason.clone());
+        }
         match &*self.inner.status.borrow() {
             Status::Ended(reason) => Some(reason.clone()),
             _ => None,
