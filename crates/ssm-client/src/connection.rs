@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::config::ClientConfig;
 
@@ -334,7 +334,7 @@ impl Connection {
         if self.timers.expire(Timer::Dead, now) {
             let silent = now.saturating_duration_since(self.last_received);
             let silent_for = Duration::from_millis(silent.as_millis() as u64);
-            warn!(?silent_for, "no traffic from the service; reconnecting");
+            debug!(?silent_for, "no traffic from the service; reconnecting");
             self.handle_socket_lost(now, format!("nothing received for {silent_for:?}"));
             return;
         }
@@ -441,7 +441,7 @@ impl Connection {
             debug!(short_lived = self.short_lived, ?lived, "short-lived socket");
             return false;
         }
-        warn!(
+        debug!(
             sockets = self.short_lived,
             "every new socket dies at once; giving the session up"
         );

@@ -19,7 +19,7 @@ use ssm_proto::payload::Flag;
 use ssm_proto::session::{ClientSession, SessionEvent, SessionInfo};
 use ssm_proto::version::{PortMode, agent_honours_terminate_flag};
 use ssm_proto::{ClientMessage, DecodeError, ReceiveError};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::config::{ClientConfig, ReceiveCaps};
 use crate::connection::Connection;
@@ -381,7 +381,7 @@ impl Core {
     }
 
     fn on_connect_error(&mut self) {
-        warn!("agent could not connect to the destination");
+        debug!("agent could not connect to the destination");
         let newest = self
             .streams
             .iter_mut()

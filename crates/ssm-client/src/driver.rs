@@ -206,7 +206,7 @@ impl Driver {
             }
             Some(Ok(_)) => self.inner.lock().handle_received(now),
             Some(Err(error)) => {
-                warn!(%error, "data channel socket failed; resuming");
+                debug!(%error, "data channel socket failed; resuming");
                 let loss = format!("socket error: {error}");
                 self.inner.lock().handle_socket_lost(now, loss);
             }
@@ -261,7 +261,7 @@ impl Driver {
                 core.handle_resume_failed(now, true);
             }
             Err(error) => {
-                warn!(%error, "resume refused");
+                debug!(%error, "resume refused");
                 if core.handle_resume_failed(now, false) {
                     core.end(EndReason::Failed(Error::Api(error)));
                 }

@@ -20,7 +20,9 @@ use clap::{
 };
 use ssm_client::AwsOptions;
 
-use crate::commands::{demo, eks, forward, kubeconfig, list, login, logout, plugin, up};
+use crate::commands::{
+    completions, demo, eks, forward, kubeconfig, list, login, logout, man, plugin, up,
+};
 use crate::forwarding::supervisor::RestartPolicy;
 pub use local_forward::{LocalForward, parse_bind};
 
@@ -71,6 +73,10 @@ pub enum Command {
     Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).
     Plugin(plugin::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the manual page (or write one per command with --dir).
+    Man(man::Args),
 }
 
 /// Logging: human status lines by default, JSON on request.

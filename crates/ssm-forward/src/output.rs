@@ -5,21 +5,21 @@
 //! Status lines are tracing events with target [`TARGET`]; their fields
 //! (`event`, `forward`, `address`, `session_id`, …) make the JSON form
 //! useful to machines, and the human formatter prints just their message.
-//! Other log events use tracing-subscriber's compact format. Nothing here
-//! ever sees a session token.
+//! Warnings and errors from the libraries (ssm-client's "no traffic from
+//! the service; reconnecting") read the same way; with `-v` every other
+//! event uses tracing-subscriber's compact format. Nothing here ever sees
+//! a session token.
 
-use std::fmt;
 use std::io::IsTerminal as _;
 
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber, debug, error, info, warn};
+use tracing::{Level, debug, error, info, warn};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{Compact, Format, Writer};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
 
 use crate::forwarding::supervisor::ForwardEvent;
 use crate::targets::{Resolved, TargetSelector};
+use human::Human;
+
+mod human;
 
 /// The tracing target of status lines. It keeps the name of this
 /// module's former file (`status.rs`): `--json` output carries it and
@@ -109,69 +109,12 @@ pub fn init(settings: LogSettings) {
         let ansi = std::io::stderr().is_terminal();
         let layer = layer
             .with_ansi(ansi)
-            .event_format(Human::default())
+            .event_format(Human::new(settings.verbose > 0))
             .with_filter(filter)
             .with_filter(no_secrets);
         registry.with(layer).try_init()
     };
     drop(result);
-}
-
-/// Status lines as bare messages; everything else in the compact format.
-#[derive(Debug)]
-struct Human {
-    other: Format<Compact, ()>,
-}
-
-impl Default for Human {
-    fn default() -> Self {
-        Self {
-            other: tracing_subscriber::fmt::format().compact().without_time(),
-        }
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for Human
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        if event.metadata().target() != TARGET {
-            return self.other.format_event(ctx, writer, event);
-        }
-        let mut message = Message::default();
-        event.record(&mut message);
-        let level = match *event.metadata().level() {
-            Level::ERROR => "error: ",
-            Level::WARN => "warning: ",
-            _ => "",
-        };
-        writeln!(writer, "ssm-forward: {level}{}", message.0)
-    }
-}
-
-/// Picks the `message` field out of an event.
-#[derive(Debug, Default)]
-struct Message(String);
-
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            value.clone_into(&mut self.0);
-        }
-    }
 }
 
 /// "target name:bastion: using i-… (agent …; 2 online matches)".
@@ -214,10 +157,16 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             name,
             session_id,
             reason,
+            restart_in,
         } => info!(
             target: TARGET, event = "session_ended", forward = %name, session_id = %session_id,
             reason = %reason,
-            "{name}: session {session_id} ended ({reason}); a new one starts with the next connection"
+            restart_in_ms = restart_in.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            "{name}: session {session_id} ended ({reason}); {}",
+            match restart_in {
+                Some(delay) => format!("a new one starts in {delay:.1?}"),
+                None => "a new one starts with the next connection".to_owned(),
+            }
         ),
         ForwardEvent::StartFailed {
             name,

@@ -88,6 +88,7 @@ async fn a_forward_whose_sockets_keep_dying_is_failing_and_closes_connections_qu
         stderr.contains("kept failing right after every reconnect"),
         "the given-up session says why:\n{stderr}"
     );
+    eprintln!("XXSTDERR\n{stderr}");
     let starts_when_failing = sim.sessions().len();
     // Blocking sockets off the runtime, which also runs the simulator.
     let mut waits = Vec::new();

@@ -50,7 +50,7 @@ impl Core {
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    warn!(%error, "smux session failed");
+                    debug!(%error, "smux session failed");
                     return;
                 }
             }

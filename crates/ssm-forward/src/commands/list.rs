@@ -15,12 +15,21 @@ pub struct Args {
     /// Configuration file location.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Only the forward names, one per line (for shell completion).
+    #[arg(long)]
+    pub names: bool,
 }
 
 /// `ssm-forward list`: the configuration file's forwards on stdout.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let path = config_file::locate(args.config.config.as_deref()).map_err(Fatal::from)?;
     let forwards = config_file::load(&path).map_err(Fatal::from)?;
+    if args.names {
+        forwards
+            .iter()
+            .for_each(|forward| println!("{}", forward.name));
+        return Ok(());
+    }
     print!("{}", list_table(&path, &forwards));
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
-//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`demo`] and [`plugin`] (which `main` runs itself,
-//! with its own logging and exit statuses).
+//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`demo`], [`completions`],
+//! [`man`] and [`plugin`] (which `main` runs itself, with its own logging and
+//! exit statuses).
 
+pub mod completions;
 pub mod demo;
 pub mod eks;
 pub mod forward;
@@ -10,6 +12,7 @@ pub mod kubeconfig;
 pub mod list;
 pub mod login;
 pub mod logout;
+pub mod man;
 pub mod plugin;
 pub mod up;
 
@@ -26,6 +29,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Login(args)) => login::run(args, cli.log.json).await,
         Some(Command::Logout(args)) => logout::run(args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
+        Some(Command::Completions(args)) => completions::run(&args),
+        Some(Command::Man(args)) => man::run(&args),
         Some(Command::Plugin(_)) => anyhow::bail!("plugin mode is run by main"),
     }
 }

@@ -119,6 +119,9 @@ pub enum ForwardEvent {
         session_id: String,
         /// Why.
         reason: String,
+        /// When the next session starts: `None` with the next connection,
+        /// else after this backoff (a fresh session failed).
+        restart_in: Option<Duration>,
     },
     /// Starting a session failed; retrying.
     StartFailed {
@@ -450,10 +453,12 @@ async fn supervise(
                     delay = FIRST_RESTART_DELAY;
                 }
                 current.send_replace(None);
+                let failed = !proven && matches!(reason, EndReason::Failed(_));
                 let _ = events.send(ForwardEvent::SessionEnded {
                     name: spec.name.clone(),
                     session_id: session.session_id().to_owned(),
                     reason: reason.to_string(),
+                    restart_in: failed.then_some(delay),
                 });
                 drop(session);
                 if let (false, EndReason::Failed(error)) = (proven, &reason) {
