@@ -10,8 +10,9 @@
 //!   and the argument groups several commands share.
 //! - [`commands`]: one module per command, each owning its `Args` and
 //!   `run`: `forward` (no subcommand), `up`, `list`, `eks`,
-//!   `kubeconfig`, `login`, `logout`, `demo`, `plugin`. A new subcommand is a new module there and a
-//!   variant of `Command`.
+//!   `kubeconfig`, `login`, `logout`, `demo`, `completions`, `man`,
+//!   `plugin`. A new subcommand is a new module there and a variant of
+//!   `Command`.
 //!
 //! What every command can use:
 //!
@@ -27,6 +28,8 @@
 //!   stream.
 //! - [`signals`]: the stop signals (Ctrl-C, SIGTERM, …), watched from
 //!   creation on.
+//! - [`service_manager`]: `READY=1` / `STOPPING=1` for systemd
+//!   `Type=notify` units.
 //! - [`forwarding`]: from planned forwards to running ones: planning,
 //!   target resolution and binding, one supervisor per forward (listener
 //!   and session), the runner that watches them and the ready file.
@@ -47,6 +50,7 @@ pub mod forwarding;
 pub mod kubeconfig;
 pub mod output;
 pub mod serve;
+pub mod service_manager;
 pub mod sign_in;
 pub mod signals;
 pub mod targets;

@@ -90,7 +90,10 @@ pub async fn run_with(
         &shutdown_rx,
     );
     drop(events);
-    let mut on_ready = || hooks.ready();
+    let mut on_ready = || {
+        crate::service_manager::ready();
+        hooks.ready();
+    };
     let outcome = runner::watch(
         watched,
         events_rx,
@@ -103,6 +106,7 @@ pub async fn run_with(
     )
     .await;
     if let Ok(Stop::Signal(signal)) = &outcome {
+        crate::service_manager::stopping();
         output::shutting_down(signal);
     }
     let _ = shutdown.send(true);
