@@ -1,5 +1,6 @@
 //! [`SessionApi`] on aws-sdk-ssm, and SDK configuration loading with the
-//! ring TLS provider (no aws-lc-sys build, one crypto provider).
+//! ring TLS provider (no aws-lc-sys build, one crypto provider) and the
+//! environment's HTTP proxy.
 
 mod classify;
 
@@ -27,13 +28,25 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// An HTTPS client on rustls with the ring provider.
+/// An HTTPS client on rustls with the ring provider, through the proxy
+/// the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`, with `user:password@` as Basic authentication), as the
+/// data channel does: a corporate proxy then carries the API calls too.
 pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    // `Builder::build_https` takes no proxy setting; the connector does.
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder = aws_smithy_http_client::Connector::builder()
+            .proxy_config(aws_smithy_http_client::proxy::ProxyConfig::from_env());
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build()
+    })
 }
 
 /// Loads an `SdkConfig` honouring `options`, with the ring HTTPS client.

@@ -45,6 +45,10 @@ mod inner;
 #[cfg(feature = "net")]
 mod link;
 #[cfg(feature = "net")]
+mod proxy;
+#[cfg(feature = "net")]
+pub use proxy::environment_proxies;
+#[cfg(feature = "net")]
 mod session;
 mod stats;
 mod stream;

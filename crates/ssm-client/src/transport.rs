@@ -3,9 +3,10 @@
 //! The stream URL is used byte for byte (its `cell-number` query holds
 //! `+`, `/` and `=`). `wss://` goes through rustls with the webpki root
 //! store and the ring provider; plain `ws://` is refused unless the host
-//! is loopback. `HTTPS_PROXY` / `https_proxy` (with `NO_PROXY`) is
-//! honoured for `wss://` URLs through an HTTP CONNECT tunnel; proxy
-//! authentication is not supported. Every step (TCP, the proxy's CONNECT,
+//! is loopback. An HTTP proxy from the environment ([`crate::proxy`]:
+//! `HTTPS_PROXY` for `wss://`, `HTTP_PROXY` for `ws://`, `NO_PROXY`,
+//! Basic authentication from the URL) is used through a CONNECT tunnel.
+//! Every step (TCP, the proxy's CONNECT,
 //! TLS, the WebSocket upgrade) has its deadline ([`ConnectDeadlines`]).
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use tracing::debug;
 
 use crate::config::ConnectDeadlines;
 use crate::error::{ConnectError, ConnectStep, Error, ErrorSource, ProxyError};
+use crate::proxy::Proxy;
 
 /// The socket type of a data channel.
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -84,9 +86,13 @@ pub(crate) async fn connect(
     let host = uri.host().unwrap_or_default().to_owned();
     let secure = uri.scheme_str() == Some("wss");
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let proxy = secure.then(|| proxy_for(&host)).flatten();
+    let proxy = Proxy::for_host(&host, secure, |name| std::env::var(name).ok())
+        .map_err(ConnectError::Proxy)?;
     let stream = match proxy {
-        Some(proxy) => tunnel(&proxy, &host, port, deadlines).await?,
+        Some(proxy) => {
+            debug!(proxy = %proxy.address(), "tunnelling through the proxy");
+            tunnel(&proxy, &host, port, deadlines).await?
+        }
         None => within(deadlines.tcp, ConnectStep::Tcp, dial(&host, port)).await?,
     };
     let _ = stream.set_nodelay(true);
@@ -184,51 +190,26 @@ fn upgrade_failure(error: WsError) -> ConnectError {
     }
 }
 
-/// The proxy to use for `host`, from HTTPS_PROXY and NO_PROXY.
-fn proxy_for(host: &str) -> Option<String> {
-    let proxy = std::env::var("HTTPS_PROXY")
-        .or_else(|_| std::env::var("https_proxy"))
-        .ok()?;
-    let no_proxy = std::env::var("NO_PROXY")
-        .or_else(|_| std::env::var("no_proxy"))
-        .unwrap_or_default();
-    let excluded = no_proxy
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .any(|entry| {
-            entry == "*"
-                || host == entry.trim_start_matches('.')
-                || host.ends_with(&format!(".{}", entry.trim_start_matches('.')))
-        });
-    (!proxy.is_empty() && !excluded).then_some(proxy)
-}
-
 /// Opens a TCP tunnel to `host:port` through an HTTP proxy (CONNECT).
 async fn tunnel(
-    proxy: &str,
+    proxy: &Proxy,
     host: &str,
     port: u16,
     deadlines: &ConnectDeadlines,
 ) -> Result<TcpStream, ConnectError> {
-    let proxy_uri: Uri = proxy
-        .parse()
-        .map_err(|_| ProxyError::BadUrl(proxy.to_owned()))?;
-    let proxy_host = proxy_uri.host().unwrap_or_default();
-    let proxy_port = proxy_uri.port_u16().unwrap_or(80);
     let reach = async {
-        TcpStream::connect((proxy_host, proxy_port))
+        TcpStream::connect((proxy.host(), proxy.port()))
             .await
             .map_err(|cause| {
                 ConnectError::Proxy(ProxyError::Unreachable {
-                    proxy: format!("{proxy_host}:{proxy_port}"),
+                    proxy: proxy.address(),
                     cause: ErrorSource::new(cause),
                 })
             })
     };
     let mut stream = within(deadlines.tcp, ConnectStep::ProxyTcp, reach).await?;
     let exchange = async {
-        proxy_connect(&mut stream, host, port)
+        proxy_connect(&mut stream, proxy, host, port)
             .await
             .map_err(ConnectError::Proxy)
     };
@@ -238,11 +219,22 @@ async fn tunnel(
 
 /// Sends CONNECT and reads the proxy's answer (at most
 /// [`MAX_PROXY_ANSWER`] bytes of status line and headers).
-async fn proxy_connect(stream: &mut TcpStream, host: &str, port: u16) -> Result<(), ProxyError> {
+async fn proxy_connect(
+    stream: &mut TcpStream,
+    proxy: &Proxy,
+    host: &str,
+    port: u16,
+) -> Result<(), ProxyError> {
     let io_failure = |cause: io::Error| ProxyError::Io {
         cause: ErrorSource::new(cause),
     };
-    let request = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
+    let target = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let authorization = proxy.authorization_header().unwrap_or_default();
+    let request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{authorization}\r\n");
     stream
         .write_all(request.as_bytes())
         .await
@@ -255,8 +247,19 @@ async fn proxy_connect(stream: &mut TcpStream, host: &str, port: u16) -> Result<
         .await
         .map_err(io_failure)?;
     let status = connect_status(&status_line)?;
+    // 407 is the standard answer; some proxies (tinyproxy) say 401.
+    if status == 407 || status == 401 {
+        return Err(ProxyError::AuthenticationFailed {
+            proxy: proxy.address(),
+            status,
+            with_credentials: proxy.has_credentials(),
+        });
+    }
     if !(200..300).contains(&status) {
-        return Err(ProxyError::Refused { status });
+        return Err(ProxyError::Refused {
+            proxy: proxy.address(),
+            status,
+        });
     }
     loop {
         let mut line = String::new();
@@ -320,27 +323,80 @@ mod tests {
         let policy = ssm_sim::config::DestinationConfig::default();
         let (proxy, _proxy_task) = ssm_sim::targets::spawn_http_proxy(policy).await.unwrap();
         let deadlines = ConnectDeadlines::default();
-        let mut stream = tunnel(
-            &format!("http://{proxy}"),
-            &echo.ip().to_string(),
-            echo.port(),
-            &deadlines,
-        )
-        .await
-        .unwrap();
+        let proxy = Proxy::parse("HTTPS_PROXY", &format!("http://{proxy}")).unwrap();
+        let mut stream = tunnel(&proxy, &echo.ip().to_string(), echo.port(), &deadlines)
+            .await
+            .unwrap();
         stream.write_all(b"through the proxy").await.unwrap();
         let mut reply = [0u8; 17];
         stream.read_exact(&mut reply).await.unwrap();
         assert_eq!(&reply, b"through the proxy");
-        let refused = tunnel(&format!("http://{proxy}"), "10.9.9.9", 443, &deadlines).await;
+        let refused = tunnel(&proxy, "10.9.9.9", 443, &deadlines).await;
         assert_eq!(
             refused.unwrap_err(),
-            ConnectError::Proxy(ProxyError::Refused { status: 502 })
+            ConnectError::Proxy(ProxyError::Refused {
+                proxy: proxy.address(),
+                status: 502
+            })
         );
         assert!(matches!(
             connect_status("SSH-2.0-OpenSSH_9.6\r\n"),
             Err(ProxyError::BadAnswer(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_proxy_asking_for_credentials_gets_them_and_a_refusal_names_the_proxy() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let requests = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let (socket, _) = listener.accept().await.unwrap();
+                let mut reader = BufReader::new(socket);
+                let mut request = String::new();
+                while !request.ends_with("\r\n\r\n") {
+                    if reader.read_line(&mut request).await.unwrap() == 0 {
+                        break;
+                    }
+                }
+                let answer = "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n";
+                reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
+                seen.push(request);
+            }
+            seen
+        });
+        let deadlines = ConnectDeadlines::default();
+        for url in [
+            format!("http://al:pw@{address}"),
+            format!("http://{address}"),
+        ] {
+            let proxy = Proxy::parse("HTTPS_PROXY", &url).unwrap();
+            let error = tunnel(&proxy, "gateway.example", 443, &deadlines)
+                .await
+                .unwrap_err();
+            let ConnectError::Proxy(error) = error else {
+                panic!("{error:?}")
+            };
+            assert_eq!(
+                error,
+                ProxyError::AuthenticationFailed {
+                    proxy: address.to_string(),
+                    status: 407,
+                    with_credentials: proxy.has_credentials(),
+                }
+            );
+            assert!(!error.to_string().contains("pw"), "{error}");
+        }
+        let seen = requests.await.unwrap();
+        // base64("al:pw")
+        assert!(
+            seen[0].contains("Proxy-Authorization: Basic YWw6cHc=\r\n"),
+            "{seen:?}"
+        );
+        assert!(!seen[1].contains("Proxy-Authorization"), "{seen:?}");
+        assert!(seen[0].starts_with("CONNECT gateway.example:443 HTTP/1.1\r\n"));
     }
 
     /// A TLS listener on loopback whose certificate no public root signed.
@@ -503,7 +559,7 @@ mod tests {
     #[tokio::test]
     async fn a_silent_or_unreachable_proxy_times_out_and_its_answer_is_capped() {
         let deadlines = ConnectDeadlines::default();
-        let proxy = |addr| format!("http://{addr}");
+        let proxy = |addr| Proxy::parse("HTTPS_PROXY", &format!("http://{addr}")).unwrap();
         let (never_accepts, _queued, _listener) = full_backlog().await;
         tokio::time::pause();
         let silent = silent_server().await;

@@ -104,9 +104,22 @@ impl std::fmt::Display for ConnectStep {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ProxyError {
-    /// `HTTPS_PROXY` is not a URL. Fix the variable; retrying will not help.
-    #[error("HTTPS_PROXY {0:?} is not a valid proxy URL")]
+    /// The proxy variable is not a URL (its value is not repeated: it may
+    /// hold a password). Fix the variable; retrying will not help.
+    #[error("{0} is not a valid proxy URL (expected http://[user:password@]host:port)")]
     BadUrl(String),
+    /// The proxy URL is `https://`: TLS to the proxy itself is not
+    /// supported for the data channel. Use the proxy's `http://` address
+    /// (the tunnel inside is TLS to AWS all the same).
+    #[error(
+        "{variable} names an https:// proxy ({proxy}); use its http:// address: the tunnel through it is TLS to AWS either way"
+    )]
+    HttpsProxy {
+        /// The environment variable.
+        variable: String,
+        /// `host:port` of the proxy.
+        proxy: String,
+    },
     /// No TCP connection to the proxy. Check `HTTPS_PROXY` and the proxy.
     #[error("could not connect to proxy {proxy}: {cause}")]
     Unreachable {
@@ -115,13 +128,27 @@ pub enum ProxyError {
         /// The socket error (an `io::Error`).
         cause: ErrorSource,
     },
-    /// The proxy answered CONNECT with a status other than 2xx (407 asks
-    /// for proxy authentication, which is not supported; 403 or 502 are
-    /// its policy or its own connect failing). Check the proxy or `NO_PROXY`.
-    #[error("proxy refused CONNECT with HTTP {status}")]
+    /// The proxy answered CONNECT with a status other than 2xx (403 or
+    /// 502 are its policy or its own connect failing). Check the proxy or
+    /// `NO_PROXY`.
+    #[error("proxy {proxy} refused CONNECT with HTTP {status}")]
     Refused {
+        /// `host:port` of the proxy.
+        proxy: String,
         /// The proxy's status code.
         status: u16,
+    },
+    /// The proxy wants credentials (407, or 401 from some proxies) and
+    /// those in the proxy URL are missing or wrong. Fix `user:password@`
+    /// in the proxy variable.
+    #[error("proxy {proxy} refused the user and password{given} (HTTP {status}): check user:password@ in HTTPS_PROXY / HTTP_PROXY", given = if *with_credentials { " given" } else { ": none were given" })]
+    AuthenticationFailed {
+        /// `host:port` of the proxy.
+        proxy: String,
+        /// The proxy's status code.
+        status: u16,
+        /// Whether the URL carried credentials.
+        with_credentials: bool,
     },
     /// The proxy's answer was not an HTTP status line, or the proxy sent
     /// data before the tunnel was up. Check that `HTTPS_PROXY` is an HTTP proxy.

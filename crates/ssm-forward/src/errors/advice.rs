@@ -61,16 +61,38 @@ pub fn explain(error: &Error) -> String {
                 .into()
         }
         kind if kind.is_transient() => {
-            format!("AWS could not be reached (will retry): {}", detail(api))
+            format!(
+                "AWS could not be reached (will retry): {}{}",
+                detail(api),
+                proxy_hint()
+            )
         }
         _ => explain_api(api, SESSION_NEEDS),
     }
 }
 
+/// When a proxy is set, unreachable AWS may be the proxy's doing: say
+/// which proxy (never its credentials) and what to check.
+fn proxy_hint() -> String {
+    let proxies = ssm_client::environment_proxies();
+    if proxies.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; the calls go through the proxy {}: check that it is up and that the user:password@ \
+         in its URL is right",
+        proxies.join(" and ")
+    )
+}
+
 /// Phrases a failed DescribeInstanceInformation (target discovery).
 pub fn explain_lookup(error: &ApiError) -> String {
     if error.is_transient() {
-        format!("AWS could not be reached: {}", detail(error))
+        format!(
+            "AWS could not be reached: {}{}",
+            detail(error),
+            proxy_hint()
+        )
     } else {
         explain_api(error, LOOKUP_NEEDS)
     }
