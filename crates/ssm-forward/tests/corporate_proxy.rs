@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{BASTION, Child, Scratch, aws_flags, echo, ready_forward, sim, ssm_forward};
+use common::{Child, Scratch, echo, echo_forward, ready_forward, sim};
 use ssm_sim::SimConfig;
 
 const USER: &str = "alice";
@@ -109,24 +109,8 @@ async fn api_calls_and_the_data_channel_go_through_an_authenticating_proxy() {
         .unwrap()
         .trim_end_matches('/')
         .to_owned();
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(&scratch)
-            .args([
-                "--target",
-                BASTION,
-                "--remote-host",
-                "echo.sim.internal",
-                "--remote-port",
-                "7",
-                "--local-port",
-                "0",
-            ])
-            .arg("--ready-file")
-            .arg(&ready_path)
-            .args(aws_flags(&sim))
-            .env("HTTP_PROXY", proxy.url(PASSWORD)),
-    );
+    let (mut command, ready_path) = echo_forward(&scratch, &sim);
+    let mut child = Child::spawn(command.env("HTTP_PROXY", proxy.url(PASSWORD)));
     let ready = child.wait_ready(&ready_path).await;
     let (address, _, _) = ready_forward(&ready, 0);
     echo(address, 100_000).await;
@@ -159,18 +143,8 @@ async fn a_wrong_proxy_password_is_a_clear_error_naming_the_proxy() {
         return;
     };
     let sim = sim(SimConfig::default()).await;
-    let mut command = ssm_forward(&scratch);
-    command
-        .args([
-            "--target",
-            BASTION,
-            "--remote-port",
-            "7",
-            "--local-port",
-            "0",
-        ])
-        .args(aws_flags(&sim))
-        .env("HTTP_PROXY", proxy.url("wrong-password"));
+    let (mut command, _) = echo_forward(&scratch, &sim);
+    command.env("HTTP_PROXY", proxy.url("wrong-password"));
     let mut child = Child::spawn(&mut command);
     let stderr = child
         .wait_stderr_within(

@@ -12,7 +12,7 @@ use std::io::Read as _;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{BASTION, Child, Scratch, aws_flags, ready_forward, sim, ssm_forward};
+use common::{Child, Scratch, echo_forward, ready_forward, sim};
 use ssm_sim::{FaultConfig, SimConfig, Simulator};
 
 /// Generous bound for the forward to be called failing: two sessions of
@@ -35,26 +35,12 @@ async fn closing_gateway() -> Simulator {
     .await
 }
 
-/// The forward to the simulator's echo port on BASTION, with `extra`
-/// flags; the child and its ready file's address.
+/// The forward to the simulator's echo service with
+/// `--max-failed-sessions 2` and `extra` flags; the child and its address.
 async fn forward(scratch: &Scratch, sim: &Simulator, extra: &[&str]) -> (Child, SocketAddr) {
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(scratch)
-            .args([
-                "--target",
-                BASTION,
-                "--remote-port",
-                "7",
-                "--local-port",
-                "0",
-            ])
-            .args(["--max-failed-sessions", "2"])
-            .args(extra)
-            .arg("--ready-file")
-            .arg(&ready_path)
-            .args(aws_flags(sim)),
-    );
+    let (mut command, ready_path) = echo_forward(scratch, sim);
+    command.args(["--max-failed-sessions", "2"]).args(extra);
+    let mut child = Child::spawn(&mut command);
     let ready = child.wait_ready(&ready_path).await;
     let (address, _, _) = ready_forward(&ready, 0);
     (child, address)

@@ -84,29 +84,15 @@ fn the_launchd_plist_parses_and_runs_up() {
 async fn the_daemon_notifies_ready_and_stopping() {
     use std::time::Duration;
 
-    use common::{BASTION, Child, aws_flags, sim, ssm_forward};
+    use common::{Child, echo_forward, sim};
     use ssm_sim::SimConfig;
 
     let sim = sim(SimConfig::default()).await;
     let scratch = Scratch::new();
     let socket_path = scratch.join("notify.sock");
     let notifications = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
-    let ready_path = scratch.join("ready.json");
-    let mut child = Child::spawn(
-        ssm_forward(&scratch)
-            .args([
-                "--target",
-                BASTION,
-                "--remote-port",
-                "7",
-                "--local-port",
-                "0",
-            ])
-            .arg("--ready-file")
-            .arg(&ready_path)
-            .args(aws_flags(&sim))
-            .env("NOTIFY_SOCKET", &socket_path),
-    );
+    let (mut command, ready_path) = echo_forward(&scratch, &sim);
+    let mut child = Child::spawn(command.env("NOTIFY_SOCKET", &socket_path));
     let ready = next_notification(&notifications).await;
     assert!(ready.starts_with("READY=1"), "{ready:?}");
     assert!(ready_path.exists(), "READY=1 comes once the forward is up");

@@ -81,6 +81,21 @@ pub fn ssm_forward(scratch: &Scratch) -> Command {
     command
 }
 
+/// `ssm-forward --target BASTION --remote-host echo.sim.internal
+/// --remote-port 7 --local-port 0 --ready-file SCRATCH/ready.json` against
+/// `sim` (the simulator's echo service); add flags and environment, then
+/// spawn it. Returns the command and the ready file's path.
+pub fn echo_forward(scratch: &Scratch, sim: &Simulator) -> (Command, PathBuf) {
+    let ready_path = scratch.join("ready.json");
+    let mut command = ssm_forward(scratch);
+    command
+        .args(["--target", BASTION, "--remote-host", "echo.sim.internal"])
+        .args(["--remote-port", "7", "--local-port", "0", "--ready-file"])
+        .arg(&ready_path)
+        .args(aws_flags(sim));
+    (command, ready_path)
+}
+
 /// `--endpoint-url URL --region us-east-1` for the simulator.
 pub fn aws_flags(sim: &Simulator) -> Vec<String> {
     vec![
