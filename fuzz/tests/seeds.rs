@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use ssm_forward_fuzz::seed::{Encode, Encoder};
 use ssm_forward_fuzz::{
-    channel_ops, client_driver, client_message, client_session, payloads, smux_frame, smux_session,
+    channel_ops, client_driver, client_message, client_session, payloads, proxy_handshake,
+    smux_frame, smux_session,
 };
 use ssm_mux::SessionError;
 use ssm_proto::message::{FLAGS_ACK, FLAGS_SYN, payload_digest};
@@ -1114,6 +1115,35 @@ fn client_message() {
     check_or_write("client_message", seeds.clone());
     for (name, seed) in &seeds {
         assert!(client_message::check(seed).is_some(), "{name} decodes");
+    }
+}
+
+/// Requests of each form the local proxy accepts.
+fn proxy_handshake_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let mut socks_name = vec![5, 1, 0, 5, 1, 0, 3, 11];
+    socks_name.extend_from_slice(b"db.internal");
+    socks_name.extend_from_slice(&5432u16.to_be_bytes());
+    let mut socks_v6 = vec![5, 2, 2, 0, 5, 1, 0, 4];
+    socks_v6.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    socks_v6.extend_from_slice(&[0, 22]);
+    vec![
+        ("http_connect", b"CONNECT api.internal:443 HTTP/1.1\r\nHost: api.internal:443\r\n\r\n".to_vec()),
+        (
+            "http_absolute",
+            b"GET http://web.internal:8080/a?b HTTP/1.1\r\nProxy-Connection: keep-alive\r\n\r\nBODY".to_vec(),
+        ),
+        ("socks_name", socks_name),
+        ("socks_v6", socks_v6),
+        ("socks_v4", vec![5, 1, 0, 5, 1, 0, 1, 10, 0, 0, 7, 0, 80]),
+    ]
+}
+
+#[test]
+fn proxy_handshake() {
+    let seeds = proxy_handshake_seeds();
+    check_or_write("proxy_handshake", seeds.clone());
+    for (name, seed) in &seeds {
+        assert!(proxy_handshake::check(seed).is_some(), "{name} parses");
     }
 }
 
