@@ -52,17 +52,21 @@ pub(crate) enum Scenario {
     Cost,
     /// Process start to ready.
     Setup,
+    /// Parallel transfers through pools of 1, 2 and 4 sessions
+    /// (`--sessions`), and the burst through a pool of 4.
+    Pool,
 }
 
 impl Scenario {
     /// Every concrete scenario, in report order.
-    pub(crate) const EACH: [Self; 6] = [
+    pub(crate) const EACH: [Self; 7] = [
         Self::Throughput,
         Self::Latency,
         Self::Connect,
         Self::Concurrency,
         Self::Cost,
         Self::Setup,
+        Self::Pool,
     ];
 
     /// The name on the command line.
@@ -75,6 +79,7 @@ impl Scenario {
             Self::Concurrency => "concurrency",
             Self::Cost => "cost",
             Self::Setup => "setup",
+            Self::Pool => "pool",
         }
     }
 }

@@ -23,6 +23,7 @@ const CONNECT: &str = "New connection: local connect to first response byte";
 const CONCURRENCY: &str = "Concurrency: connections opened at once, one request each";
 const COST: &str = "Cost";
 const SETUP: &str = "Session setup: exec to \"Waiting for connections...\"";
+const POOL: &str = "Session pools (--sessions): parallel 8 MiB transfers, realistic profile";
 
 /// Download with the realistic profile.
 pub(crate) const DOWN_REALISTIC: Metric =
@@ -134,6 +135,57 @@ pub(crate) const SETUP_MEDIAN: Metric = metric(SETUP, "median (ms)", Lower, 1);
 /// Slowest process start to ready.
 pub(crate) const SETUP_MAX: Metric = metric(SETUP, "slowest (ms)", Lower, 1);
 
+/// Aggregate download of a pool of 4 over a pool of 1, for 4 and 16
+/// parallel connections.
+pub(crate) const POOL_GAIN_DOWN: [Metric; 2] = [
+    metric(
+        POOL,
+        "download, 4 connections: 4 sessions / 1 session (×)",
+        Higher,
+        2,
+    ),
+    metric(
+        POOL,
+        "download, 16 connections: 4 sessions / 1 session (×)",
+        Higher,
+        2,
+    ),
+];
+/// The same for uploads.
+pub(crate) const POOL_GAIN_UP: [Metric; 2] = [
+    metric(
+        POOL,
+        "upload, 4 connections: 4 sessions / 1 session (×)",
+        Higher,
+        2,
+    ),
+    metric(
+        POOL,
+        "upload, 16 connections: 4 sessions / 1 session (×)",
+        Higher,
+        2,
+    ),
+];
+/// CPU per MB over every transfer of a pool of 1 and of 4.
+pub(crate) const POOL_CPU_PER_MB: [Metric; 2] = [
+    metric(POOL, "CPU s per MB, pool of 1", Lower, 4),
+    metric(POOL, "CPU s per MB, pool of 4", Lower, 4),
+];
+/// The concurrency burst through a pool of 4 (ours) or one session (plugin).
+pub(crate) const POOL_BURST_TIME: Metric = metric(
+    POOL,
+    "burst, ours with a pool of 4: time until all answered (s)",
+    Lower,
+    3,
+);
+/// Its failed connections.
+pub(crate) const POOL_BURST_FAILURES: Metric = metric(
+    POOL,
+    "burst, ours with a pool of 4: failed connections",
+    Lower,
+    0,
+);
+
 /// Every figure, in report order.
 pub(crate) const ALL: &[Metric] = &[
     DOWN_REALISTIC,
@@ -169,6 +221,14 @@ pub(crate) const ALL: &[Metric] = &[
     RSS_STREAMS,
     SETUP_MEDIAN,
     SETUP_MAX,
+    POOL_GAIN_DOWN[0],
+    POOL_GAIN_DOWN[1],
+    POOL_GAIN_UP[0],
+    POOL_GAIN_UP[1],
+    POOL_CPU_PER_MB[0],
+    POOL_CPU_PER_MB[1],
+    POOL_BURST_TIME,
+    POOL_BURST_FAILURES,
 ];
 
 #[cfg(test)]
@@ -194,6 +254,9 @@ mod tests {
                 .chain(&RTT_DELAYED)
                 .chain(&CPU_PER_MB)
                 .chain(&BENCH_CPU_UNPACED)
+                .chain(&POOL_GAIN_DOWN)
+                .chain(&POOL_GAIN_UP)
+                .chain(&POOL_CPU_PER_MB)
                 .all(listed)
         );
     }

@@ -33,6 +33,14 @@ pub(crate) struct Plan {
     /// Pause between ready and the first measurement, longer than the
     /// simulated port plugin's start (100 ms realistic).
     pub(crate) settle: Duration,
+    /// Bytes per connection and direction of the pool scenario.
+    pub(crate) pool_bytes: u64,
+    /// Time limit of one cell of the pool scenario.
+    pub(crate) pool_cap: Duration,
+    /// Pool sizes (`--sessions`) measured.
+    pub(crate) pool_sessions: Vec<usize>,
+    /// Parallel connections measured per pool size.
+    pub(crate) pool_connections: Vec<usize>,
 }
 
 impl Plan {
@@ -55,6 +63,10 @@ impl Plan {
             idle_window: Duration::from_secs(10),
             setups: 5,
             settle: Duration::from_millis(300),
+            pool_bytes: 8 * MIB,
+            pool_cap: Duration::from_secs(180),
+            pool_sessions: vec![1, 2, 4],
+            pool_connections: vec![1, 4, 16],
         }
     }
 
@@ -72,6 +84,10 @@ impl Plan {
             idle_window: Duration::from_secs(1),
             setups: 2,
             settle: Duration::from_millis(300),
+            pool_bytes: MIB / 4,
+            pool_cap: Duration::from_secs(20),
+            pool_sessions: vec![1, 2],
+            pool_connections: vec![1, 2],
         }
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Report {
     figures: Vec<Figure>,
     notes: Vec<String>,
     failures: Vec<String>,
+    /// Extra tables (markdown), printed after the main one.
+    tables: Vec<String>,
 }
 
 impl Report {
@@ -60,6 +62,7 @@ impl Report {
             figures: Vec::new(),
             notes: Vec::new(),
             failures: Vec::new(),
+            tables: Vec::new(),
         }
     }
 
@@ -91,6 +94,12 @@ impl Report {
         let text = text.into();
         eprintln!("   note: {text}");
         self.notes.push(text);
+    }
+
+    /// Adds a table of its own (markdown) after the main one.
+    pub(crate) fn table(&mut self, markdown: String) {
+        eprintln!("{markdown}");
+        self.tables.push(markdown);
     }
 
     /// Records a failed measurement.
@@ -128,6 +137,9 @@ impl Report {
         }
         out.push('\n');
         self.render_table(&mut out);
+        for table in &self.tables {
+            let _ = writeln!(out, "{table}");
+        }
         targets::render(self, &mut out);
         render_list(&mut out, "Notes", &self.notes);
         render_list(&mut out, "Failures", &self.failures);

@@ -5,6 +5,7 @@ mod concurrency;
 mod connect;
 mod cost;
 mod latency;
+mod pool;
 mod setup;
 mod throughput;
 
@@ -41,6 +42,7 @@ pub(crate) async fn run(
         Scenario::Concurrency => concurrency::run(context, report).await,
         Scenario::Cost => cost::run(context, report).await,
         Scenario::Setup => setup::run(context, report).await,
+        Scenario::Pool => pool::run(context, report).await,
     }
 }
 

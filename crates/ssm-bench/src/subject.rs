@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::cli::{Args, Seelog};
-pub(crate) use process::{Running, launch};
+pub(crate) use process::{Running, launch, launch_forward};
 
 /// Which implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

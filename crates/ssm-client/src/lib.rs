@@ -23,6 +23,11 @@
 //! Keep those targets at `debug` or below in your subscriber, as the
 //! `ssm-forward` binary does whatever `RUST_LOG` says.
 //!
+//! [`SessionPool`] spreads streams over several sessions of one target
+//! (each session has its own agent loop and gateway limit, so N sessions
+//! carry up to N times as much; in basic mode the pool is what allows
+//! more than one connection at a time).
+//!
 //! Not included: shell sessions and KMS encryption (port sessions never
 //! use it); the protocol itself lives in `ssm-proto` and `ssm-mux`.
 
@@ -49,6 +54,8 @@ mod proxy;
 #[cfg(feature = "net")]
 pub use proxy::environment_proxies;
 #[cfg(feature = "net")]
+mod pool;
+#[cfg(feature = "net")]
 mod session;
 mod stats;
 mod stream;
@@ -63,6 +70,10 @@ pub use aws::{
 };
 pub use config::{ClientConfig, ConnectDeadlines};
 pub use error::{ConnectError, ConnectStep, EndCause, EndReason, Error, ErrorSource, ProxyError};
+#[cfg(feature = "net")]
+pub use pool::{
+    PoolError, PoolEvent, PoolPolicy, PoolStats, PoolStream, PooledSessionStats, SessionPool,
+};
 #[cfg(feature = "net")]
 pub use session::Session;
 pub use ssm_proto::session::{HandshakeError, SessionInfo};

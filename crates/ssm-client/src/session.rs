@@ -160,6 +160,11 @@ impl Session {
         self.inner.link.subscribe()
     }
 
+    /// True while a data-channel socket is open (false while resuming).
+    pub(crate) fn is_connected(&self) -> bool {
+        self.inner.link.borrow().connected
+    }
+
     /// Waits until the session ends and says why.
     pub async fn closed(&self) -> EndReason {
         let mut status = self.inner.status.subscribe();

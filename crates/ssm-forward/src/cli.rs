@@ -206,6 +206,12 @@ pub struct RunArgs {
     /// When a forward gives a start up and counts as failing.
     #[command(flatten)]
     pub failures: FailureArgs,
+    /// Most Session Manager sessions each forward spreads its connections
+    /// over (each session carries about 1 MB/s; more start while all are
+    /// busy, one at a time, and close after a minute idle) [default: 1,
+    /// or the file's sessions].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::forwarding::supervisor::MAX_SESSIONS)))]
+    pub sessions: Option<u32>,
 }
 
 impl RunArgs {
@@ -214,6 +220,11 @@ impl RunArgs {
         self.max_connections
             .or(configured)
             .map_or(crate::serve::DEFAULT_MAX_CONNECTIONS, |n| n as usize)
+    }
+
+    /// `--sessions`, else `configured`, else 1.
+    pub fn sessions_or(&self, configured: Option<u32>) -> usize {
+        self.sessions.or(configured).map_or(1, |n| n as usize)
     }
 }
 
@@ -331,6 +342,7 @@ mod tests {
             "max-connections" => "64",
             "start-timeout" => "10",
             "max-failed-sessions" => "3",
+            "sessions" => "4",
             _ => return None,
         })
     }

@@ -14,6 +14,7 @@
 //! bind = "127.0.0.1"                 # default
 //! profile = "prod"                   # region, endpoint_url, reason likewise
 //! max_connections = 512              # default; beyond it new connections are closed
+//! sessions = 4                       # default 1; sessions to spread connections over
 //!
 //! [forwards.prod]                    # `up prod` does what `eks connect prod` does
 //! eks_cluster = "prod"
@@ -89,6 +90,8 @@ pub struct ForwardEntry {
     pub reason: Option<String>,
     /// Most local connections served at once (default 512).
     pub max_connections: Option<u32>,
+    /// Most sessions to spread connections over (default 1).
+    pub sessions: Option<u32>,
 }
 
 /// `kubeconfig = true | false | "CONTEXT"`.
@@ -141,6 +144,8 @@ pub struct NamedForward {
     pub reason: Option<String>,
     /// Most local connections served at once; `None`: the default.
     pub max_connections: Option<u32>,
+    /// Most sessions to spread connections over; `None`: the default (1).
+    pub sessions: Option<u32>,
     /// `kubeconfig = …`: a context is written for this forward.
     pub eks_context: Option<EksContext>,
 }
@@ -326,6 +331,15 @@ fn validate(name: &str, entry: ForwardEntry) -> Result<NamedForward, String> {
             Some(0) => return Err("max_connections must be at least 1".into()),
             other => other,
         },
+        sessions: match entry.sessions {
+            Some(n) if n == 0 || n > crate::forwarding::supervisor::MAX_SESSIONS => {
+                return Err(format!(
+                    "sessions must be 1 to {}",
+                    crate::forwarding::supervisor::MAX_SESSIONS
+                ));
+            }
+            other => other,
+        },
         eks_context,
     })
 }
@@ -488,6 +502,16 @@ mod tests {
                 .to_string()
                 .contains("name:bastion")
         );
+    }
+
+    #[test]
+    fn sessions_is_one_to_the_maximum() {
+        let entry =
+            |n: u32| format!("[forwards.x]\ntarget = \"i-1\"\nremote_port = 1\nsessions = {n}\n");
+        assert_eq!(parse(&entry(4), "f").unwrap()[0].sessions, Some(4));
+        assert_eq!(parse(SAMPLE, "f").unwrap()[0].sessions, None);
+        assert!(entry_error(&entry(0)).contains("sessions must be 1 to 32"));
+        assert!(entry_error(&entry(33)).contains("sessions must be 1 to 32"));
     }
 
     #[test]

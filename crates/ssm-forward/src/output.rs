@@ -148,6 +148,19 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             session_id,
             mode,
             agent_version,
+            live,
+            max,
+        } if *max > 1 => info!(
+            target: TARGET, event = "session_up", forward = %name, session_id = %session_id,
+            mode = %mode, agent_version = %agent_version, sessions = live, max_sessions = max,
+            "{name}: session {live} of {max} up: {session_id} ({mode}, agent {agent_version})"
+        ),
+        ForwardEvent::SessionUp {
+            name,
+            session_id,
+            mode,
+            agent_version,
+            ..
         } => info!(
             target: TARGET, event = "session_up", forward = %name, session_id = %session_id,
             mode = %mode, agent_version = %agent_version,
@@ -157,16 +170,34 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             name,
             session_id,
             reason,
-            restart_in,
+            live,
+            max,
+        } if *max > 1 => info!(
+            target: TARGET, event = "session_ended", forward = %name, session_id = %session_id,
+            reason = %reason, sessions = live, max_sessions = max,
+            "{name}: session {session_id} ended ({reason}); its connections failed, the others \
+             carry on ({live} of {max} sessions up)"
+        ),
+        ForwardEvent::SessionEnded {
+            name,
+            session_id,
+            reason,
+            ..
         } => info!(
             target: TARGET, event = "session_ended", forward = %name, session_id = %session_id,
             reason = %reason,
-            restart_in_ms = restart_in.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            "{name}: session {session_id} ended ({reason}); {}",
-            match restart_in {
-                Some(delay) => format!("a new one starts in {delay:.1?}"),
-                None => "a new one starts with the next connection".to_owned(),
-            }
+            "{name}: session {session_id} ended ({reason}); a new one starts with the next \
+             connection (at once, after the backoff, when it failed)"
+        ),
+        ForwardEvent::SessionIdleClosed {
+            name,
+            session_id,
+            live,
+            max,
+        } => info!(
+            target: TARGET, event = "session_idle_closed", forward = %name,
+            session_id = %session_id, sessions = live, max_sessions = max,
+            "{name}: session {session_id} closed after idle ({live} of {max} sessions up)"
         ),
         ForwardEvent::StartFailed {
             name,
@@ -230,7 +261,19 @@ pub fn forward_event(event: &ForwardEvent, destination: &str) {
             target: TARGET, event = "recovered", forward = %name,
             "{name}: recovered: a session works again"
         ),
-        ForwardEvent::ConnectionFailed { name, peer, error } => warn!(
+        ForwardEvent::ConnectionFailed {
+            name,
+            peer,
+            session_id: Some(session_id),
+            error,
+        } => warn!(
+            target: TARGET, event = "connection_failed", forward = %name, peer = %peer,
+            session_id = %session_id, error = %error,
+            "{name}: connection from {peer} failed on session {session_id}: {error}"
+        ),
+        ForwardEvent::ConnectionFailed {
+            name, peer, error, ..
+        } => warn!(
             target: TARGET, event = "connection_failed", forward = %name, peer = %peer,
             error = %error,
             "{name}: connection from {peer} failed: {error}"

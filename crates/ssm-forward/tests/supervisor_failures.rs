@@ -28,6 +28,7 @@ fn spec(listener: &TcpListener, remote_host: Option<&str>) -> ForwardSpec {
         bind: listener.local_addr().unwrap(),
         reason: None,
         max_connections: 16,
+        sessions: 1,
     }
 }
 
@@ -227,6 +228,7 @@ async fn a_forward_whose_starts_keep_failing_is_failing_and_closes_connections_a
         bind: address,
         reason: None,
         max_connections: 16,
+        sessions: 1,
     };
     let api = Arc::new(Refusing {
         kinds: vec![ApiErrorKind::Throttled],
@@ -328,6 +330,7 @@ async fn a_failing_forward_recovers_once_a_session_works() {
         bind: listener.local_addr().unwrap(),
         reason: None,
         max_connections: 16,
+        sessions: 1,
     };
     let service = Service {
         api,

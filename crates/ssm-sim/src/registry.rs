@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 pub use crate::lifecycle::{EndCause, SessionStatus};
 use crate::messages::AgentInput;
+use crate::starts::StartLog;
 use crate::stats::{SessionCounters, SessionStats};
 
 /// Everything known about one session.
@@ -76,6 +77,7 @@ pub struct SessionSummary {
 #[derive(Debug, Default)]
 pub struct Registry {
     sessions: Mutex<HashMap<String, SessionRecord>>,
+    starts: StartLog,
 }
 
 impl Registry {
@@ -88,7 +90,13 @@ impl Registry {
     }
 
     pub(crate) fn insert(&self, record: SessionRecord) {
+        self.starts.started(&record.session_id);
         self.lock().insert(record.session_id.clone(), record);
+    }
+
+    /// StartSession calls and sessions still starting.
+    pub fn starts(&self) -> &StartLog {
+        &self.starts
     }
 
     /// Runs `f` on a session, if it exists.
@@ -115,6 +123,7 @@ impl Registry {
 
     /// Marks a session ended (first cause wins).
     pub(crate) fn mark_ended(&self, session_id: &str, status: SessionStatus, cause: EndCause) {
+        self.starts.settled(session_id);
         self.with(session_id, |record| {
             if !record.status.is_over() {
                 record.status = status;

@@ -210,6 +210,13 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// StartSession calls so far: how many, the most in any second and
+    /// the most sessions starting at once (StartSession called, handshake
+    /// not complete), to check that a client never bursts starts.
+    pub fn start_stats(&self) -> crate::starts::StartStats {
+        self.service.registry().starts().stats()
+    }
+
     /// Every session, oldest first.
     pub fn sessions(&self) -> Vec<SessionSummary> {
         self.service.registry().summaries()

@@ -13,7 +13,7 @@ struct Target {
     judge: fn(&Report) -> Option<(String, bool)>,
 }
 
-const TARGETS: [Target; 8] = [
+const TARGETS: [Target; 12] = [
     Target {
         text: "upload, realistic ≥ 0.9 MB/s",
         judge: |r| at_least(r, metrics::UP_REALISTIC, 0.9, "MB/s"),
@@ -48,6 +48,29 @@ const TARGETS: [Target; 8] = [
     Target {
         text: "peak RSS with the burst's streams open < 20 MB",
         judge: |r| below(r, metrics::RSS_STREAMS, 20.0, "MB"),
+    },
+    Target {
+        text: "pool: 4 sessions ≥ 3.4× the aggregate of 1, 4 and 16 connections, download",
+        judge: |r| pool_gain(r, metrics::POOL_GAIN_DOWN),
+    },
+    Target {
+        text: "pool: 4 sessions ≥ 3.4× the aggregate of 1, 4 and 16 connections, upload",
+        judge: |r| pool_gain(r, metrics::POOL_GAIN_UP),
+    },
+    Target {
+        text: "pool: CPU per MB with 4 sessions no worse than with 1",
+        judge: |r| {
+            let one = r.value(metrics::POOL_CPU_PER_MB[0], Ours)?;
+            let four = r.value(metrics::POOL_CPU_PER_MB[1], Ours)?;
+            Some((format!("{four:.4} vs {one:.4} CPU s per MB"), four <= one))
+        },
+    },
+    Target {
+        text: "pool: the burst through a pool of 4 ≤ 0.8× the plugin's time",
+        judge: |r| {
+            let ratio = ratio(r, metrics::POOL_BURST_TIME)?;
+            Some((format!("{ratio:.2}× the plugin's"), ratio <= 0.8))
+        },
     },
     Target {
         text: "latency p50 no worse than the plugin's, 0 and 20 ms",
@@ -95,6 +118,16 @@ fn below(report: &Report, metric: Metric, ceiling: f64, unit: &str) -> Option<(S
     Some((
         format!("{value:.*} {unit}", metric.decimals),
         value < ceiling,
+    ))
+}
+
+/// Both connection counts' gains at least 3.4.
+fn pool_gain(report: &Report, metrics: [Metric; 2]) -> Option<(String, bool)> {
+    let four = report.value(metrics[0], Ours)?;
+    let sixteen = report.value(metrics[1], Ours)?;
+    Some((
+        format!("{four:.2}× (4 connections), {sixteen:.2}× (16)"),
+        four >= 3.4 && sixteen >= 3.4,
     ))
 }
 

@@ -114,30 +114,109 @@ pub(crate) async fn launch(
     }
 }
 
+/// Starts ssm-forward in daemon mode (ours only): a forward to
+/// `host:port` through up to `sessions` sessions, and waits for its
+/// ready file. `session_id` is the pool's first session.
+pub(crate) async fn launch_forward(
+    subject: &Subject,
+    sim: &Simulator,
+    host: &str,
+    port: u16,
+    sessions: usize,
+) -> anyhow::Result<Running> {
+    let local_port = free_port()?;
+    let log = log_path(subject);
+    let ready = log.with_extension("ready.json");
+    let _ = std::fs::remove_file(&ready);
+    let mut command = subject.daemon_command(&log)?;
+    command
+        .args(["--target", INSTANCE, "--remote-host", host])
+        .args(["--remote-port", &port.to_string()])
+        .args(["--local-port", &local_port.to_string()])
+        .args(["--sessions", &sessions.to_string()])
+        .args(["--endpoint-url", &sim.endpoint_url()])
+        .args(["--region", &sim.service().config().region])
+        .arg("--ready-file")
+        .arg(&ready);
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", subject.kind.name()))?;
+    let pid = child.id().context("no pid")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut running = Running {
+        child,
+        pid,
+        port: local_port,
+        session_id: String::new(),
+        setup: Duration::ZERO,
+        log,
+        stdout: tokio::spawn(drain(BufReader::new(stdout))),
+    };
+    match tokio::time::timeout(READY_TIMEOUT, first_session(&ready)).await {
+        Ok(session_id) => {
+            running.session_id = session_id;
+            running.setup = started.elapsed();
+            Ok(running)
+        }
+        Err(_) => Err(running
+            .failed(anyhow::anyhow!("no ready file after 30 s"))
+            .await),
+    }
+}
+
+/// Polls the ready file until it names the first session.
+async fn first_session(ready: &std::path::Path) -> String {
+    loop {
+        let text = std::fs::read_to_string(ready).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if let Some(id) = json["forwards"][0]["session_id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Subject {
+    /// The daemon-mode command: ssm-forward itself (no wrapper, so
+    /// the process id is its own), set up like [`Self::command`].
+    fn daemon_command(&self, log: &PathBuf) -> anyhow::Result<Command> {
+        let mut command = Command::new(&self.path);
+        bench_io(&mut command, log)?;
+        Ok(command)
+    }
+
     /// The command before the six plugin arguments, with dummy AWS
     /// credentials (the plugin calls ResumeSession and TerminateSession on
     /// the endpoint; SigV4 is not checked) and stderr to `log`.
     fn command(&self, log: &PathBuf) -> anyhow::Result<Command> {
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let stderr =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut command = Command::new(&self.program);
-        command
-            .args(&self.leading)
-            .env("AWS_ACCESS_KEY_ID", "bench")
-            .env("AWS_SECRET_ACCESS_KEY", "bench")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true);
+        command.args(&self.leading);
+        bench_io(&mut command, log)?;
         Ok(command)
     }
+}
+
+/// Dummy AWS credentials (the plugin calls ResumeSession and
+/// TerminateSession on the endpoint; SigV4 is not checked), no AWS files
+/// or instance metadata, stdout piped, stderr to `log`.
+fn bench_io(command: &mut Command, log: &PathBuf) -> anyhow::Result<()> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let stderr =
+        std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    command
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true);
+    Ok(())
 }
 
 impl Running {

@@ -47,11 +47,10 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 /// Writes `data` through a stream to the echo target while reading the
 /// echo back; returns what came back.
-pub async fn echo_through(
-    stream: ssm_client::Stream,
-    data: Arc<Vec<u8>>,
-    timeout: Duration,
-) -> Vec<u8> {
+pub async fn echo_through<S>(stream: S, data: Arc<Vec<u8>>, timeout: Duration) -> Vec<u8>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
     let (mut reader, mut writer) = tokio::io::split(stream);
     let expected = data.len();
     let write = tokio::spawn(async move {

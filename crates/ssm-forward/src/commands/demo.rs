@@ -94,6 +94,7 @@ impl Demo {
             bind: SocketAddr::from(([127, 0, 0, 1], port)),
             reason: Some("ssm-forward demo".into()),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
+            sessions: 1,
         };
         let listener = supervisor::bind(&spec)
             .await

@@ -58,6 +58,8 @@ pub struct ConnectSpec {
     pub reason: Option<String>,
     /// Most local connections served at once.
     pub max_connections: usize,
+    /// Most sessions to spread connections over.
+    pub sessions: usize,
 }
 
 impl ConnectSpec {
@@ -76,6 +78,7 @@ impl ConnectSpec {
             aws: AwsOptions::default(),
             reason: None,
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
+            sessions: 1,
         }
     }
 
@@ -164,6 +167,7 @@ impl ConnectPlan {
             aws: spec.aws.clone(),
             reason: spec.reason.clone(),
             max_connections: spec.max_connections,
+            sessions: spec.sessions,
         };
         Self {
             cluster,

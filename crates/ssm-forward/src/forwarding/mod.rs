@@ -6,6 +6,7 @@
 //! [`ready_file`]) and stops cleanly on Ctrl-C or SIGTERM.
 
 pub mod plan;
+mod pool_report;
 pub mod prepare;
 pub mod ready_file;
 pub mod runner;
@@ -140,6 +141,8 @@ fn spawn_forwards(
             address: spec.bind,
             destination,
             first_session: None,
+            sessions: Vec::new(),
+            max_sessions: spec.sessions.max(1),
         });
         let service = supervisor::Service {
             api,

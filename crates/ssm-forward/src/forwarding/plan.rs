@@ -33,6 +33,8 @@ pub struct Planned {
     pub reason: Option<String>,
     /// Most local connections served at once.
     pub max_connections: usize,
+    /// Most sessions to spread connections over.
+    pub sessions: usize,
 }
 
 impl Planned {
@@ -75,6 +77,7 @@ pub fn from_flags(args: &forward::Args) -> Result<Vec<Planned>, Fatal> {
         aws: args.run.aws.options(),
         reason: args.run.reason.clone(),
         max_connections: args.run.max_connections_or(None),
+        sessions: args.run.sessions_or(None),
     };
     let mut forwards = Vec::new();
     if let Some(remote_port) = args.remote_port {
@@ -124,6 +127,7 @@ pub fn from_config(forwards: Vec<NamedForward>, run: &RunArgs) -> Vec<Planned> {
             },
             reason: run.reason.clone().or(forward.reason),
             max_connections: run.max_connections_or(forward.max_connections),
+            sessions: run.sessions_or(forward.sessions),
             name: forward.name,
             target: forward.target,
             remote_host: forward.remote_host,
@@ -156,6 +160,7 @@ pub fn connect_specs(forwards: &[NamedForward], planned: &[Planned]) -> Vec<(usi
                 aws: planned.aws.clone(),
                 reason: planned.reason.clone(),
                 max_connections: planned.max_connections,
+                sessions: planned.sessions,
             };
             Some((index, spec))
         })

@@ -52,6 +52,7 @@ pub async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
             bind: forward.bind,
             reason: forward.reason.clone(),
             max_connections: forward.max_connections,
+            sessions: forward.sessions,
         };
         let listener = bind(&spec).await?;
         let spec = ForwardSpec {

@@ -1,10 +1,12 @@
 //! `--ready-file`: the bound addresses as JSON, written atomically
 //! (temporary file with mode 0600 in the same directory, then rename;
 //! [`crate::atomic_file::write_atomically`])
-//! once the first session of every forward is up.
+//! once the first session of every forward is up, and again whenever a
+//! forward's pool of sessions grows or shrinks (`sessions`: the sessions
+//! up, `max_sessions`: `--sessions`).
 //!
 //! ```json
-//! {"forwards":[{"name":"db","address":"127.0.0.1:15432","target":"i-0123456789abcdef0","session_id":"alice-0a1b…"}]}
+//! {"forwards":[{"name":"db","address":"127.0.0.1:15432","target":"i-0123456789abcdef0","session_id":"alice-0a1b…","sessions":["alice-0a1b…"],"max_sessions":1}]}
 //! ```
 
 use std::io;
@@ -30,6 +32,10 @@ pub struct ReadyForward {
     pub target: String,
     /// The first session's id.
     pub session_id: String,
+    /// The sessions up when the file was written, oldest first.
+    pub sessions: Vec<String>,
+    /// The forward's most sessions (`--sessions`).
+    pub max_sessions: usize,
 }
 
 /// Writes `info` to `path` atomically with mode 0600.
@@ -62,6 +68,8 @@ mod tests {
                 address: "127.0.0.1:1".into(),
                 target: "i-1".into(),
                 session_id: "s-1".into(),
+                sessions: vec!["s-1".into()],
+                max_sessions: 1,
             }],
         };
         write(&path, &info).unwrap();

@@ -27,6 +27,10 @@ pub struct Watched {
     pub destination: String,
     /// The first session's id, once it is up.
     pub first_session: Option<String>,
+    /// The sessions up now, oldest first.
+    pub sessions: Vec<String>,
+    /// The forward's most sessions (`--sessions`).
+    pub max_sessions: usize,
 }
 
 /// Why the runner stopped.
@@ -73,6 +77,7 @@ pub async fn watch(
         };
         // A fatal first failure is reported once, as the exit error.
         check_first_start(&mut forwards[index], &event)?;
+        let pool_changed = track_sessions(&mut forwards[index], &event);
         output::forward_event(&event, &forwards[index].destination);
         if options.exit_when_failing {
             check_failing(&event)?;
@@ -83,6 +88,12 @@ pub async fn watch(
                 write_ready(path, &forwards)?;
             }
             on_ready();
+        } else if ready_written
+            && pool_changed
+            && let Some(path) = &options.ready_file
+        {
+            // The file shows the pools as they are.
+            write_ready(path, &forwards)?;
         }
     }
 }
@@ -120,6 +131,23 @@ fn check_failing(event: &ForwardEvent) -> Result<(), Fatal> {
     }
 }
 
+/// Keeps the forward's list of sessions up; true when it changed.
+fn track_sessions(forward: &mut Watched, event: &ForwardEvent) -> bool {
+    match event {
+        ForwardEvent::SessionUp { session_id, .. } => {
+            forward.sessions.push(session_id.clone());
+            true
+        }
+        ForwardEvent::SessionEnded { session_id, .. }
+        | ForwardEvent::SessionIdleClosed { session_id, .. } => {
+            let before = forward.sessions.len();
+            forward.sessions.retain(|id| id != session_id);
+            forward.sessions.len() != before
+        }
+        _ => false,
+    }
+}
+
 fn write_ready(path: &std::path::Path, forwards: &[Watched]) -> Result<(), Fatal> {
     let info = ReadyInfo {
         forwards: forwards
@@ -129,6 +157,8 @@ fn write_ready(path: &std::path::Path, forwards: &[Watched]) -> Result<(), Fatal
                 address: f.address.to_string(),
                 target: f.target.clone(),
                 session_id: f.first_session.clone().unwrap_or_default(),
+                sessions: f.sessions.clone(),
+                max_sessions: f.max_sessions,
             })
             .collect(),
     };
@@ -145,6 +175,7 @@ fn event_name(event: &ForwardEvent) -> &str {
         ForwardEvent::Listening { name, .. }
         | ForwardEvent::SessionUp { name, .. }
         | ForwardEvent::SessionEnded { name, .. }
+        | ForwardEvent::SessionIdleClosed { name, .. }
         | ForwardEvent::StartFailed { name, .. }
         | ForwardEvent::Retargeted { name, .. }
         | ForwardEvent::SocketLost { name, .. }
@@ -170,6 +201,8 @@ mod tests {
             address: "127.0.0.1:1".parse().unwrap(),
             destination: "i-1 → db:5432".into(),
             first_session: None,
+            sessions: Vec::new(),
+            max_sessions: 1,
         }
     }
 
@@ -194,6 +227,8 @@ mod tests {
             session_id: "s-1".into(),
             mode: "mux".into(),
             agent_version: "3".into(),
+            live: 1,
+            max: 1,
         };
         check_first_start(&mut forward, &up).unwrap();
         assert_eq!(forward.first_session.as_deref(), Some("s-1"));

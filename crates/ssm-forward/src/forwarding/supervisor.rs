@@ -1,12 +1,17 @@
 //! One forward: a local TCP listener whose connections become streams
-//! of a Session Manager session, and the supervisor that keeps a session
+//! of Session Manager sessions, and the pool that keeps sessions
 //! available for it.
 //!
-//! The session starts eagerly. When it ends (idle timeout, maximum
-//! duration, channel_closed, resume impossible) the listener stays up and
-//! a new session starts: at once if connections are waiting, otherwise
-//! on the next connection, with capped exponential backoff between
-//! failed starts. Connections are accepted and copied by [`crate::serve`].
+//! A forward keeps a [`SessionPool`] of up to `--sessions` sessions
+//! (default 1): the first starts eagerly; more start, one at a time,
+//! while every session is busy; those above one close after a minute
+//! idle. Each connection goes to the least-loaded session. A session
+//! that ends takes only its own connections with it: a failed one is
+//! replaced at once (after the restart backoff), one the service ended
+//! normally on the next connection. Failed starts are retried with
+//! capped exponential backoff ([`pool_report`] reports all of it as
+//! [`ForwardEvent`]s). Connections are accepted and copied by
+//! [`crate::serve`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,11 +20,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use ssm_client::{ClientConfig, EndReason, LinkStatus, Session, SessionApi, StartSessionRequest};
+use ssm_client::{
+    ClientConfig, PoolError, PoolPolicy, Session, SessionApi, SessionPool, StartSessionRequest,
+};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, info_span};
 
+use super::pool_report;
 use crate::serve;
 
 /// How long a connection waits for a session before it is dropped.
@@ -28,6 +36,11 @@ const WAIT_FOR_SESSION: Duration = Duration::from_secs(60);
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 /// First pause after a failed session start.
 const FIRST_RESTART_DELAY: Duration = Duration::from_millis(500);
+/// A pooled session beyond the first closes after this long without a
+/// connection.
+const POOL_IDLE_CLOSE: Duration = Duration::from_secs(60);
+/// Most sessions `--sessions` may ask for.
+pub const MAX_SESSIONS: u32 = 32;
 
 /// What to forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +59,9 @@ pub struct ForwardSpec {
     pub reason: Option<String>,
     /// Most local connections served at once; more are closed at once.
     pub max_connections: usize,
+    /// Most sessions the forward spreads its connections over (at least
+    /// 1; `--sessions`).
+    pub sessions: usize,
 }
 
 impl ForwardSpec {
@@ -92,6 +108,10 @@ pub enum ForwardEvent {
         mode: String,
         /// Agent version.
         agent_version: String,
+        /// Sessions up now, this one included.
+        live: usize,
+        /// The forward's most sessions (`--sessions`).
+        max: usize,
     },
     /// A session lost its data-channel socket and is resuming.
     SocketLost {
@@ -111,7 +131,8 @@ pub enum ForwardEvent {
         /// How long it was without a socket.
         outage: Duration,
     },
-    /// A session ended.
+    /// A session ended; its connections failed, the other sessions'
+    /// carry on.
     SessionEnded {
         /// Forward name.
         name: String,
@@ -119,9 +140,22 @@ pub enum ForwardEvent {
         session_id: String,
         /// Why.
         reason: String,
-        /// When the next session starts: `None` with the next connection,
-        /// else after this backoff (a fresh session failed).
-        restart_in: Option<Duration>,
+        /// Sessions still up.
+        live: usize,
+        /// The forward's most sessions (`--sessions`).
+        max: usize,
+    },
+    /// A pooled session beyond the first had no connection for a while
+    /// and was terminated.
+    SessionIdleClosed {
+        /// Forward name.
+        name: String,
+        /// Session id.
+        session_id: String,
+        /// Sessions still up.
+        live: usize,
+        /// The forward's most sessions (`--sessions`).
+        max: usize,
     },
     /// Starting a session failed; retrying.
     StartFailed {
@@ -179,6 +213,8 @@ pub enum ForwardEvent {
         name: String,
         /// Local peer.
         peer: SocketAddr,
+        /// The session it was on, if it got one.
+        session_id: Option<String>,
         /// What went wrong.
         error: String,
     },
@@ -198,51 +234,6 @@ pub type EventSink = mpsc::UnboundedSender<ForwardEvent>;
 /// session starts.
 pub async fn bind(spec: &ForwardSpec) -> std::io::Result<TcpListener> {
     serve::listen(spec.bind)
-}
-
-/// The session currently serving a forward, shared with connection tasks.
-#[derive(Debug, Clone)]
-struct SessionSlot {
-    current: watch::Receiver<Option<Session>>,
-    demand: Arc<Notify>,
-    health: Arc<Health>,
-}
-
-impl SessionSlot {
-    /// The forward is failing and no session is up: a new connection is
-    /// closed at once rather than left waiting.
-    fn refuses(&self) -> bool {
-        self.health.is_failing()
-            && self
-                .current
-                .borrow()
-                .as_ref()
-                .is_none_or(|s| s.end_reason().is_some())
-    }
-
-    /// The live session, waiting (and asking for one) if there is none.
-    async fn get(&mut self) -> Option<Session> {
-        let wait = async {
-            loop {
-                if let Some(session) = self
-                    .current
-                    .borrow()
-                    .clone()
-                    .filter(|s| s.end_reason().is_none())
-                {
-                    return Some(session);
-                }
-                self.demand.notify_one();
-                if self.current.changed().await.is_err() {
-                    return None;
-                }
-            }
-        };
-        tokio::time::timeout(WAIT_FOR_SESSION, wait)
-            .await
-            .ok()
-            .flatten()
-    }
 }
 
 /// How a forward reaches the service.
@@ -288,9 +279,11 @@ impl Default for RestartPolicy {
     }
 }
 
-/// Runs a forward until `shutdown` becomes true: keeps a session
-/// available and forwards every accepted connection through it. On
-/// shutdown the session is terminated (flag and API) before returning.
+/// Runs a forward until `shutdown` becomes true: keeps a pool of
+/// `spec.sessions` sessions at most (one up from the start, more while
+/// every session is busy) and forwards every accepted connection through
+/// the least-loaded one. On shutdown every session is terminated (flag
+/// and API) before returning.
 pub async fn run(
     listener: TcpListener,
     spec: ForwardSpec,
@@ -305,29 +298,43 @@ pub async fn run(
     });
     let mut spec = spec;
     spec.bind = address;
-    let (current_tx, current) = watch::channel(None);
-    let demand = Arc::new(Notify::new());
     let health = Arc::new(Health::new(&spec.name, &service.restart));
-    let slot = SessionSlot {
-        current,
-        demand: demand.clone(),
-        health: health.clone(),
-    };
-    let supervisor = supervise(
-        spec.clone(),
-        service,
+    let span = info_span!("forward", name = %spec.name);
+    let policy = pool_policy(&spec, &service.restart);
+    let starter = pool_report::Starter::new(&spec, service, events.clone());
+    let (pool, pool_events) = SessionPool::new(move || starter.clone().start(), policy);
+    let report = pool_report::report(
+        pool_events,
+        spec.name.clone(),
+        policy.max_sessions,
         events.clone(),
-        current_tx,
-        demand,
-        health,
+        health.clone(),
         shutdown.clone(),
     );
-    let supervisor = tokio::spawn(supervisor.instrument(info_span!("forward", name = %spec.name)));
+    let report = tokio::spawn(report.instrument(span));
     let limit = connection_limit(&spec, &events);
-    let handle = |socket, peer| connection(socket, peer, &spec, slot.clone(), events.clone());
+    let handle = |socket, peer| connection(socket, peer, &spec, &pool, &health, events.clone());
     serve::accept_until(&listener, limit, handle, stopped(&mut shutdown)).await;
     drop(listener);
-    let _ = supervisor.await;
+    pool.close().await;
+    drop(pool);
+    let _ = report.await;
+}
+
+/// The pool a forward keeps: `spec.sessions` at most, one kept up, the
+/// others closed after [`POOL_IDLE_CLOSE`]; failed starts retried with
+/// the restart backoff.
+fn pool_policy(spec: &ForwardSpec, restart: &RestartPolicy) -> PoolPolicy {
+    PoolPolicy {
+        min_sessions: 1,
+        max_sessions: spec.sessions.max(1),
+        idle_close: POOL_IDLE_CLOSE,
+        busy_streams: 1,
+        retry_initial: FIRST_RESTART_DELAY,
+        retry_max: MAX_RESTART_DELAY,
+        healthy_after: restart.healthy_after,
+        open_timeout: WAIT_FOR_SESSION,
+    }
 }
 
 /// The forward's connection limit, reported as [`ForwardEvent::ConnectionsRefused`].
@@ -340,63 +347,63 @@ fn connection_limit(spec: &ForwardSpec, events: &EventSink) -> serve::Connection
     })
 }
 
-/// One accepted connection, forwarded through the forward's session; a
-/// failure becomes a [`ForwardEvent::ConnectionFailed`].
+/// One accepted connection, forwarded through a session of the pool; a
+/// failure becomes a [`ForwardEvent::ConnectionFailed`] naming the
+/// session it hit.
 fn connection(
     socket: TcpStream,
     peer: SocketAddr,
     spec: &ForwardSpec,
-    mut slot: SessionSlot,
+    pool: &SessionPool,
+    health: &Arc<Health>,
     events: EventSink,
 ) -> impl Future<Output = ()> + Send + 'static {
     let name = spec.name.clone();
     let remote = spec.remote();
     let span = info_span!("conn", forward = %name, %peer);
+    let pool = pool.clone();
+    let health = health.clone();
     async move {
-        if slot.refuses() {
+        // The forward is failing and no session is up: close the
+        // connection at once rather than leave it waiting.
+        if health.is_failing() && pool.sessions().is_empty() {
             debug!("forward failing; connection closed at once");
             return;
         }
-        if let Err(error) = forward_connection(socket, &mut slot, &remote).await {
+        if let Err((session_id, error)) = forward_connection(socket, &pool, &remote).await {
             debug!(%error, "connection failed");
-            let _ = events.send(ForwardEvent::ConnectionFailed { name, peer, error });
+            let _ = events.send(ForwardEvent::ConnectionFailed {
+                name,
+                peer,
+                session_id,
+                error,
+            });
         }
     }
     .instrument(span)
 }
 
-/// How long a connection waits for a session that refused a stream to
-/// say it is over, before asking the slot again.
-const SESSION_END_NOTICE: Duration = Duration::from_secs(1);
-
+/// Relays one connection through a pool stream; on failure, the session
+/// it was on (if it got one) and what went wrong.
 async fn forward_connection(
     mut socket: TcpStream,
-    slot: &mut SessionSlot,
+    pool: &SessionPool,
     remote: &str,
-) -> Result<(), String> {
-    let mut attempts = 0;
-    let (session, mut stream) = loop {
-        let session = slot.get().await.ok_or("no session became available")?;
-        match session.open_stream().await {
-            Ok(stream) => break (session, stream),
-            Err(error) if attempts < 2 => {
-                debug!(%error, "session unusable; waiting for a new one");
-                attempts += 1;
-                // The session may not have said yet that it is over (a
-                // wake from sleep finds it dead): wait for that, briefly,
-                // so the slot does not hand the same session out again.
-                let _ = tokio::time::timeout(SESSION_END_NOTICE, session.closed()).await;
-            }
-            Err(error) => return Err(error.to_string()),
-        }
-    };
-    debug!(stream = stream.id(), "forwarding");
-    match serve::relay(&mut socket, &mut stream, linger(&session)).await {
+) -> Result<(), (Option<String>, String)> {
+    let mut stream = pool.open_stream().await.map_err(|error| match error {
+        PoolError::NoSession { .. } => (None, "no session became available".to_owned()),
+        PoolError::Stream { session_id, error } => (Some(session_id), error.to_string()),
+        other => (None, other.to_string()),
+    })?;
+    let session_id = stream.session().session_id().to_owned();
+    debug!(stream = stream.id(), session = %session_id, "forwarding");
+    let linger = linger(stream.session());
+    match serve::relay(&mut socket, &mut stream, linger).await {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(crate::errors::destination_failed(remote))
+            Err((Some(session_id), crate::errors::destination_failed(remote)))
         }
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err((Some(session_id), error.to_string())),
     }
 }
 
@@ -409,138 +416,11 @@ pub fn linger(session: &Session) -> Duration {
     }
 }
 
-/// Keeps one session alive for the forward; restarts it on demand, and
-/// at once (after the backoff) when it failed before it was healthy.
-async fn supervise(
-    mut spec: ForwardSpec,
-    service: Service,
-    events: EventSink,
-    current: watch::Sender<Option<Session>>,
-    demand: Arc<Notify>,
-    health: Arc<Health>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let policy = service.restart;
-    let mut delay = FIRST_RESTART_DELAY;
-    let mut last_failure: Option<String> = None;
-    loop {
-        let start = Session::start(service.api.clone(), spec.request(), service.config.clone());
-        let started = tokio::select! {
-            started = tokio::time::timeout(policy.start_deadline, start) => started,
-            () = stopped(&mut shutdown) => return,
-        };
-        let started = started.map_err(|_| StartError::TimedOut(policy.start_deadline));
-        match started.and_then(|started| started.map_err(StartError::Failed)) {
-            Ok(session) => {
-                last_failure = None;
-                announce_up(&spec, &session, &events);
-                current.send_replace(Some(session.clone()));
-                let Some((reason, proven)) = run_session(
-                    &spec.name,
-                    &session,
-                    &events,
-                    &health,
-                    policy,
-                    &mut shutdown,
-                )
-                .await
-                else {
-                    current.send_replace(None);
-                    session.terminate().await;
-                    return;
-                };
-                if proven {
-                    delay = FIRST_RESTART_DELAY;
-                }
-                current.send_replace(None);
-                let failed = !proven && matches!(reason, EndReason::Failed(_));
-                let _ = events.send(ForwardEvent::SessionEnded {
-                    name: spec.name.clone(),
-                    session_id: session.session_id().to_owned(),
-                    reason: reason.to_string(),
-                    restart_in: failed.then_some(delay),
-                });
-                drop(session);
-                if let (false, EndReason::Failed(error)) = (proven, &reason) {
-                    // A fresh session failed: retry with backoff, demand or not.
-                    health.failed(crate::errors::kind(error), &reason.to_string(), &events);
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = stopped(&mut shutdown) => return,
-                    }
-                    delay = (delay * 2).min(MAX_RESTART_DELAY);
-                    continue;
-                }
-                delay = FIRST_RESTART_DELAY;
-                health.worked(&events);
-                // Restart when a connection asks for it.
-                tokio::select! {
-                    () = demand.notified() => {}
-                    () = stopped(&mut shutdown) => return,
-                }
-            }
-            Err(error) => {
-                let kind = error.kind();
-                if kind == crate::errors::FailureKind::Target
-                    && retarget(&mut spec, service.retarget.as_deref(), &events).await
-                {
-                    delay = FIRST_RESTART_DELAY;
-                    continue;
-                }
-                let text = error.text();
-                let repeated = last_failure.as_deref() == Some(text.as_str());
-                last_failure = Some(text.clone());
-                let _ = events.send(ForwardEvent::StartFailed {
-                    name: spec.name.clone(),
-                    error: text.clone(),
-                    kind,
-                    retry_in: delay,
-                    repeated,
-                });
-                health.failed(kind, &text, &events);
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = stopped(&mut shutdown) => return,
-                }
-                delay = (delay * 2).min(MAX_RESTART_DELAY);
-            }
-        }
-    }
-}
-
-/// Watches a session that is up until it ends (`Some`: why, and whether
-/// it was up `healthy_after` first, which counts as working) or shutdown
-/// is asked for (`None`).
-async fn run_session(
-    name: &str,
-    session: &Session,
-    events: &EventSink,
-    health: &Health,
-    policy: RestartPolicy,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<(EndReason, bool)> {
-    let watch = watch_session(name, session, events);
-    tokio::pin!(watch);
-    let healthy = tokio::time::sleep(policy.healthy_after);
-    tokio::pin!(healthy);
-    let mut proven = false;
-    loop {
-        tokio::select! {
-            reason = &mut watch => return Some((reason, proven)),
-            () = &mut healthy, if !proven => {
-                proven = true;
-                health.worked(events);
-            }
-            () = stopped(shutdown) => return None,
-        }
-    }
-}
-
 /// Failed starts and sessions in a row, and whether the forward was
 /// reported failing (shared with the connection tasks, which then close
 /// new connections at once while no session is up).
 #[derive(Debug)]
-struct Health {
+pub(super) struct Health {
     name: String,
     limit: u32,
     failures: AtomicU32,
@@ -558,7 +438,7 @@ impl Health {
     }
 
     /// A start or a fresh session failed with `error`, of `kind`.
-    fn failed(&self, kind: crate::errors::FailureKind, error: &str, events: &EventSink) {
+    pub(super) fn failed(&self, kind: crate::errors::FailureKind, error: &str, events: &EventSink) {
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if failures >= self.limit && !self.failing.swap(true, Ordering::Relaxed) {
             let _ = events.send(ForwardEvent::Failing {
@@ -571,7 +451,7 @@ impl Health {
     }
 
     /// A session worked: the count starts over.
-    fn worked(&self, events: &EventSink) {
+    pub(super) fn worked(&self, events: &EventSink) {
         self.failures.store(0, Ordering::Relaxed);
         if self.failing.swap(false, Ordering::Relaxed) {
             let _ = events.send(ForwardEvent::Recovered {
@@ -580,14 +460,14 @@ impl Health {
         }
     }
 
-    fn is_failing(&self) -> bool {
+    pub(super) fn is_failing(&self) -> bool {
         self.failing.load(Ordering::Relaxed)
     }
 }
 
 /// Why a session start failed.
 #[derive(Debug)]
-enum StartError {
+pub(super) enum StartError {
     /// The start failed.
     Failed(ssm_client::Error),
     /// The start took longer than [`RestartPolicy::start_deadline`].
@@ -595,14 +475,14 @@ enum StartError {
 }
 
 impl StartError {
-    fn kind(&self) -> crate::errors::FailureKind {
+    pub(super) fn kind(&self) -> crate::errors::FailureKind {
         match self {
             Self::Failed(error) => crate::errors::kind(error),
             Self::TimedOut(_) => crate::errors::FailureKind::Transient,
         }
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         match self {
             Self::Failed(error) => start_failure_text(error),
             Self::TimedOut(deadline) => format!(
@@ -611,6 +491,12 @@ impl StartError {
                 deadline.as_secs_f32()
             ),
         }
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
     }
 }
 
@@ -630,104 +516,8 @@ fn start_failure_text(error: &ssm_client::Error) -> String {
     crate::errors::explain(error)
 }
 
-/// Waits for `session` to end, reporting socket losses and resumes on the
-/// way; returns why it ended.
-async fn watch_session(name: &str, session: &Session, events: &EventSink) -> EndReason {
-    let mut link = session.link_status();
-    let closed = session.closed();
-    tokio::pin!(closed);
-    let mut lost_at = None;
-    loop {
-        tokio::select! {
-            reason = &mut closed => return reason,
-            changed = link.changed() => {
-                if changed.is_err() {
-                    return closed.await;
-                }
-                let status = link.borrow_and_update().clone();
-                report_link(name, session, &status, &mut lost_at, events);
-            }
-        }
-    }
-}
-
-/// One status line per socket loss and per resume.
-fn report_link(
-    name: &str,
-    session: &Session,
-    status: &LinkStatus,
-    lost_at: &mut Option<tokio::time::Instant>,
-    events: &EventSink,
-) {
-    let name = name.to_owned();
-    let session_id = session.session_id().to_owned();
-    match (status.connected, *lost_at) {
-        (false, None) => {
-            *lost_at = Some(tokio::time::Instant::now());
-            let reason = status.last_loss.clone();
-            let _ = events.send(ForwardEvent::SocketLost {
-                name,
-                session_id,
-                reason,
-            });
-        }
-        (true, Some(at)) => {
-            *lost_at = None;
-            let outage = at.elapsed();
-            let _ = events.send(ForwardEvent::Resumed {
-                name,
-                session_id,
-                outage,
-            });
-        }
-        _ => {}
-    }
-}
-
-/// Chooses the target again; true when a different instance was found.
-async fn retarget(
-    spec: &mut ForwardSpec,
-    retarget: Option<&dyn Retarget>,
-    events: &EventSink,
-) -> bool {
-    let Some(retarget) = retarget else {
-        return false;
-    };
-    match retarget.resolve().await {
-        Ok(target) if target != spec.target => {
-            let from = std::mem::replace(&mut spec.target, target.clone());
-            let _ = events.send(ForwardEvent::Retargeted {
-                name: spec.name.clone(),
-                from,
-                to: target,
-            });
-            true
-        }
-        Ok(_) => false,
-        Err(error) => {
-            debug!(%error, "could not choose another target");
-            false
-        }
-    }
-}
-
 /// Resolves once shutdown is requested (or its sender is gone). Holds no
 /// borrow of the channel afterwards, so the caller's future stays `Send`.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-fn announce_up(spec: &ForwardSpec, session: &Session, events: &EventSink) {
-    let info = session.info();
-    let mode = match info.as_ref().map(|i| i.mode) {
-        Some(ssm_client::PortMode::Mux { .. }) => "mux",
-        Some(ssm_client::PortMode::Basic) => "basic",
-        _ => "stream",
-    };
-    let _ = events.send(ForwardEvent::SessionUp {
-        name: spec.name.clone(),
-        session_id: session.session_id().to_owned(),
-        mode: mode.to_owned(),
-        agent_version: info.map(|i| i.agent_version).unwrap_or_default(),
-    });
 }

@@ -385,6 +385,7 @@ impl Agent {
             }
         };
         self.port = Some(self.start_plugin(&client_version));
+        self.spec.registry.starts().settled(&self.spec.session_id);
         // Complete before sending HandshakeComplete, so that client data
         // racing in right behind it is not discarded.
         self.phase = Phase::Running;

@@ -73,6 +73,10 @@ pub struct Args {
     /// When the forward gives a start up and counts as failing.
     #[command(flatten)]
     pub failures: crate::cli::FailureArgs,
+    /// Most Session Manager sessions to spread kubectl's connections over
+    /// (more start while all are busy; see `ssm-forward --help`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::forwarding::supervisor::MAX_SESSIONS)))]
+    pub sessions: u32,
 }
 
 /// Connects until Ctrl-C or SIGTERM.
@@ -90,6 +94,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<()> {
         ready_file: args.ready_file.clone(),
         max_connections: None,
         failures: args.failures.clone(),
+        sessions: None,
     };
     let outcome = forwarding::run_with(vec![plan.planned.clone()], &run, &mut hooks).await;
     hooks.cleanup();
@@ -107,6 +112,7 @@ fn spec(args: &Args) -> ConnectSpec {
         cleanup: args.cleanup,
         aws: args.aws.options(),
         reason: args.reason.clone(),
+        sessions: args.sessions as usize,
         ..ConnectSpec::new(&args.cluster)
     }
 }
