@@ -10,7 +10,7 @@
 //!   and the argument groups several commands share.
 //! - [`commands`]: one module per command, each owning its `Args` and
 //!   `run`: `forward` (no subcommand), `up`, `list`, `eks`,
-//!   `kubeconfig`, `login`, `logout`, `demo`, `plugin`. A new subcommand is a new module there and a
+//!   `kubeconfig`, `login`, `logout`, `demo`, `plugin`, `status`, `stop`. A new subcommand is a new module there and a
 //!   variant of `Command`.
 //!
 //! What every command can use:
@@ -31,6 +31,8 @@
 //!   target resolution and binding, one supervisor per forward (listener
 //!   and session), the runner that watches them and the ready file.
 //! - [`config_file`]: the named forwards of the configuration file.
+//! - [`control`]: the control socket each forwarding run opens, for
+//!   `status` and `stop`.
 //! - [`output`]: status lines and logging (human or JSON).
 //! - [`errors`]: exit statuses, the `Fatal` error that carries one, and
 //!   error messages that say what to do.
@@ -41,6 +43,7 @@ pub mod aws_context;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod control;
 pub mod eks;
 pub mod errors;
 pub mod forwarding;

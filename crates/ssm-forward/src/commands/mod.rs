@@ -1,7 +1,8 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
-//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`demo`] and [`plugin`] (which `main` runs itself,
-//! with its own logging and exit statuses).
+//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`status`], [`stop`],
+//! [`demo`] and [`plugin`] (which `main` runs itself, with its own
+//! logging and exit statuses).
 
 pub mod demo;
 pub mod eks;
@@ -11,6 +12,8 @@ pub mod list;
 pub mod login;
 pub mod logout;
 pub mod plugin;
+pub mod status;
+pub mod stop;
 pub mod up;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +28,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Kubeconfig(args)) => kubeconfig::run(args),
         Some(Command::Login(args)) => login::run(args, cli.log.json).await,
         Some(Command::Logout(args)) => logout::run(args).await,
+        Some(Command::Status(args)) => status::run(args, cli.log.json).await,
+        Some(Command::Stop(args)) => stop::run(args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Plugin(_)) => anyhow::bail!("plugin mode is run by main"),
     }

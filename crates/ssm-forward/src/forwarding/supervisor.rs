@@ -254,6 +254,9 @@ pub struct Service {
     pub retarget: Option<Arc<dyn Retarget>>,
     /// When to give a start up, and when the forward counts as failing.
     pub restart: RestartPolicy,
+    /// Where the forward's sessions and connections are listed for
+    /// `ssm-forward status` (a fresh one when nothing reads it).
+    pub live: Arc<super::live::LiveForward>,
 }
 
 /// How the supervisor judges starts and sessions that fail.
@@ -305,6 +308,7 @@ pub async fn run(
     let (current_tx, current) = watch::channel(None);
     let demand = Arc::new(Notify::new());
     let health = Arc::new(Health::new(&spec.name, &service.restart));
+    let live = service.live.clone();
     let slot = SessionSlot {
         current,
         demand: demand.clone(),
@@ -321,7 +325,14 @@ pub async fn run(
     );
     let supervisor = tokio::spawn(supervisor.instrument(info_span!("forward", name = %spec.name)));
     let limit = connection_limit(&spec, &events);
-    let handle = |socket, peer| connection(socket, peer, &spec, slot.clone(), events.clone());
+    let handle = |socket, peer| {
+        let open = live.connection();
+        let connection = connection(socket, peer, &spec, slot.clone(), events.clone());
+        async move {
+            connection.await;
+            drop(open);
+        }
+    };
     serve::accept_until(&listener, limit, handle, stopped(&mut shutdown)).await;
     drop(listener);
     let _ = supervisor.await;
@@ -431,6 +442,7 @@ async fn supervise(
             Ok(session) => {
                 last_failure = None;
                 announce_up(&spec, &session, &events);
+                let listed = service.live.register(&session);
                 current.send_replace(Some(session.clone()));
                 let Some((reason, proven)) = run_session(
                     &spec.name,
@@ -455,6 +467,7 @@ async fn supervise(
                     session_id: session.session_id().to_owned(),
                     reason: reason.to_string(),
                 });
+                drop(listed);
                 drop(session);
                 if let (false, EndReason::Failed(error)) = (proven, &reason) {
                     // A fresh session failed: retry with backoff, demand or not.
