@@ -21,7 +21,7 @@ use clap::{
 use ssm_client::AwsOptions;
 
 use crate::commands::{
-    demo, eks, forward, kubeconfig, list, login, logout, plugin, status, stop, up,
+    demo, doctor, eks, forward, kubeconfig, list, login, logout, plugin, status, stop, up,
 };
 use crate::forwarding::supervisor::RestartPolicy;
 pub use local_forward::{LocalForward, parse_bind};
@@ -73,6 +73,8 @@ pub enum Command {
     Status(status::Args),
     /// Stop one forward of a running ssm-forward (the others go on).
     Stop(stop::Args),
+    /// Check credentials, region, target, agent and network, with fixes.
+    Doctor(doctor::Args),
     /// Run a complete forward against a local simulator (no AWS account).
     Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).

@@ -1,10 +1,11 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
-//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`status`], [`stop`],
+//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`status`], [`stop`], [`doctor`],
 //! [`demo`] and [`plugin`] (which `main` runs itself, with its own
 //! logging and exit statuses).
 
 pub mod demo;
+pub mod doctor;
 pub mod eks;
 pub mod forward;
 pub mod kubeconfig;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Logout(args)) => logout::run(args).await,
         Some(Command::Status(args)) => status::run(args, cli.log.json).await,
         Some(Command::Stop(args)) => stop::run(args).await,
+        Some(Command::Doctor(args)) => doctor::run(args, cli.log.json).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Plugin(_)) => anyhow::bail!("plugin mode is run by main"),
     }
