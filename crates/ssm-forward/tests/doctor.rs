@@ -1,13 +1,15 @@
 //! `ssm-forward doctor` against the simulator: a healthy fleet (with
 //! `--probe` and its timed steps), an offline instance, an old agent,
-//! access denied (the missing permission named), no region, and the
-//! `--json` form.
+//! access denied (the missing permission named), no region, no
+//! credentials, an SSO profile signed in and expired, and the `--json`
+//! form.
 
 mod common;
 
+use common::sso::Lab;
 use common::{BASTION, Scratch, aws_flags, refusing_endpoint, run_to_end, sim, ssm_forward};
 use serde_json::Value;
-use ssm_sim::SimConfig;
+use ssm_sim::{SimConfig, SsoConfig};
 
 /// Runs `doctor ARGS` against the simulator: (exit code, stdout, stderr).
 async fn doctor(sim: &ssm_sim::Simulator, args: &[&str]) -> (i32, String, String) {
@@ -182,4 +184,60 @@ async fn no_region_stops_at_once_and_json_is_one_object() {
             .unwrap()
             .starts_with("start the instance")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credentials_stop_the_walk_with_what_to_set() {
+    let sim = sim(SimConfig::default()).await;
+    let scratch = Scratch::new();
+    let (code, stdout, _) = run_to_end(
+        ssm_forward(&scratch)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .arg("doctor")
+            .args(aws_flags(&sim)),
+    )
+    .await;
+    assert_eq!(code, 4, "{stdout}");
+    let credentials = line(&stdout, "✘ credentials: none found");
+    assert!(
+        credentials.contains("fix: set AWS_PROFILE"),
+        "{credentials}"
+    );
+    assert!(!stdout.contains("ssm api"), "the walk stops: {stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sso_session_is_checked_signed_in_and_expired() {
+    let lab = Lab::start(SsoConfig::default()).await;
+    let doctor = || {
+        let mut command = lab.command();
+        command
+            .args(["doctor", "--profile", "dev", "--endpoint-url"])
+            .arg(lab.sim.endpoint_url());
+        command
+    };
+    lab.write_expired_token("corp", false);
+    let (code, stdout, _) = run_to_end(&mut doctor()).await;
+    assert_eq!(code, 4, "{stdout}");
+    assert_eq!(
+        line(&stdout, "✘ sso session"),
+        "✘ sso session: profile dev: expired; fix: run `ssm-forward login --profile dev`"
+    );
+
+    let (code, stderr) = lab.login(&["--profile", "dev"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run_to_end(&mut doctor()).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        line(&stdout, "✔ region"),
+        "✔ region: us-east-1 (from profile dev in the AWS config file)"
+    );
+    line(&stdout, "✔ sso session: profile dev: signed in until ");
+    line(&stdout, "✔ credentials: temporary, from ");
+    let caller = line(
+        &stdout,
+        "✔ caller: arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_",
+    );
+    assert!(caller.contains("ssm-forward-user"), "{caller}");
 }
