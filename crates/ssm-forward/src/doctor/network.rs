@@ -23,7 +23,11 @@ pub async fn data_channel(url: &str) -> Check {
     let started = Instant::now();
     match ssm_client::reach_gateway(url, &ConnectDeadlines::default()).await {
         Ok(reach) => {
-            let how = if reach.tls { "TLS" } else { "TCP" };
+            let how = if reach.tls {
+                "TLS"
+            } else {
+                "TCP (a local endpoint: --probe checks its data channel)"
+            };
             let via = reach
                 .proxy
                 .map_or_else(String::new, |proxy| format!(" through the proxy {proxy}"));
