@@ -1,15 +1,15 @@
 //! `ssm-forward doctor` against the simulator: a healthy fleet (with
 //! `--probe` and its timed steps), an offline instance, an old agent,
 //! access denied (the missing permission named), no region, no
-//! credentials, an SSO profile signed in and expired, and the `--json`
-//! form.
+//! credentials, an SSO profile signed in and expired, an EKS cluster
+//! (endpoint access, kubeconfig context), and the `--json` form.
 
 mod common;
 
 use common::sso::Lab;
 use common::{BASTION, Scratch, aws_flags, refusing_endpoint, run_to_end, sim, ssm_forward};
 use serde_json::Value;
-use ssm_sim::{SimConfig, SsoConfig};
+use ssm_sim::{ClusterConfig, SimConfig, SsoConfig};
 
 /// Runs `doctor ARGS` against the simulator: (exit code, stdout, stderr).
 async fn doctor(sim: &ssm_sim::Simulator, args: &[&str]) -> (i32, String, String) {
@@ -240,4 +240,55 @@ async fn an_sso_session_is_checked_signed_in_and_expired() {
         "✔ caller: arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_",
     );
     assert!(caller.contains("ssm-forward-user"), "{caller}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eks_cluster_shows_its_endpoint_access_and_kubeconfig_context() {
+    let mut config = SimConfig::default();
+    config.clusters = vec![
+        ClusterConfig::new("demo").with_access(false, true),
+        ClusterConfig::new("public").with_access(true, false),
+    ];
+    let sim = sim(config).await;
+    let scratch = Scratch::new();
+    let kubeconfig = scratch.join("kubeconfig");
+    let doctor = |cluster: &str| {
+        let mut command = ssm_forward(&scratch);
+        command
+            .env("KUBECONFIG", &kubeconfig)
+            .args(["doctor", "--eks-cluster", cluster])
+            .args(aws_flags(&sim));
+        command
+    };
+    let (code, stdout, stderr) = run_to_end(&mut doctor("demo")).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    line(
+        &stdout,
+        "✔ eks cluster: demo: ACTIVE, endpoint access private",
+    );
+    let missing = line(&stdout, "! kubeconfig: ");
+    assert!(
+        missing.contains("does not exist yet; fix: run `ssm-forward eks connect demo`"),
+        "{missing}"
+    );
+    line(&stdout, "✔ target: eks-cluster:demo → i-0eks");
+
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: ssm-demo\nclusters: []\nusers: []\n\
+         contexts:\n- name: ssm-demo\n  context: {cluster: ssm-demo, user: ssm-demo}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run_to_end(&mut doctor("demo")).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        line(&stdout, "✔ kubeconfig: ").ends_with("context ssm-demo (the current context)"),
+        "{stdout}"
+    );
+
+    let (_, stdout, _) = run_to_end(&mut doctor("public")).await;
+    line(
+        &stdout,
+        "! eks cluster: cluster \"public\" has no private endpoint access",
+    );
 }
