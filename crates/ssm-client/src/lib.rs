@@ -81,4 +81,4 @@ pub use ssm_proto::version::PortMode;
 pub use stats::{LinkStatus, SessionStats};
 pub use stream::Stream;
 #[cfg(feature = "net")]
-pub use transport::install_crypto_provider;
+pub use transport::{GatewayReach, install_crypto_provider, reach_gateway};

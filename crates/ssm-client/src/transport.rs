@@ -111,6 +111,41 @@ pub(crate) async fn connect(
     Ok(ws)
 }
 
+/// How [`reach_gateway`] reached a data-channel host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayReach {
+    /// The proxy tunnelled through (`host:port`, never its credentials).
+    pub proxy: Option<String>,
+    /// True when TLS was completed (`wss://`); false for a plain
+    /// loopback `ws://` URL, where a TCP connect is all there is.
+    pub tls: bool,
+}
+
+/// Connects to the host of a data-channel URL as a session would (TCP,
+/// through the environment's proxy when one applies, then TLS for `wss://`) and
+/// closes again, without any WebSocket request: for checks such as
+/// `ssm-forward doctor`. Each step has its deadline.
+pub async fn reach_gateway(url: &str, deadlines: &ConnectDeadlines) -> Result<GatewayReach, Error> {
+    let uri = check_url(url, false)?;
+    install_crypto_provider();
+    let host = uri.host().unwrap_or_default().to_owned();
+    let secure = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let proxy = Proxy::for_host(&host, secure, |name| std::env::var(name).ok())
+        .map_err(ConnectError::Proxy)?;
+    let stream = match &proxy {
+        Some(proxy) => tunnel(proxy, &host, port, deadlines).await?,
+        None => within(deadlines.tcp, ConnectStep::Tcp, dial(&host, port)).await?,
+    };
+    if secure {
+        within(deadlines.tls, ConnectStep::Tls, tls(&host, stream)).await?;
+    }
+    Ok(GatewayReach {
+        proxy: proxy.map(|proxy| proxy.address()),
+        tls: secure,
+    })
+}
+
 /// `step`, failing with [`ConnectError::TimedOut`] after `limit`.
 async fn within<T>(
     limit: Duration,
@@ -314,6 +349,29 @@ mod tests {
             check_url("http://x", false),
             Err(Error::InsecureUrl(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn reach_gateway_connects_and_says_how() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let deadlines = ConnectDeadlines::default();
+        let reach = reach_gateway(&format!("ws://{addr}/"), &deadlines).await;
+        assert_eq!(
+            reach.unwrap(),
+            GatewayReach {
+                proxy: None,
+                tls: false
+            }
+        );
+        drop(listener);
+        let refused = reach_gateway(&format!("ws://{addr}/"), &deadlines).await;
+        assert!(
+            matches!(refused, Err(Error::Connect(ConnectError::Tcp { .. }))),
+            "{refused:?}"
+        );
+        let off_loopback = reach_gateway("ws://10.0.0.1/", &deadlines).await;
+        assert!(matches!(off_loopback, Err(Error::InsecureUrl(_))));
     }
 
     #[tokio::test]

@@ -21,7 +21,8 @@ use clap::{
 use ssm_client::AwsOptions;
 
 use crate::commands::{
-    completions, demo, eks, forward, kubeconfig, list, login, logout, man, plugin, up,
+    completions, demo, doctor, eks, forward, kubeconfig, list, login, logout, man, plugin, status,
+    stop, up,
 };
 use crate::forwarding::supervisor::RestartPolicy;
 pub use local_forward::{LocalForward, parse_bind};
@@ -69,6 +70,12 @@ pub enum Command {
     Login(login::Args),
     /// Sign out of IAM Identity Center (SSO), like `aws sso logout`.
     Logout(logout::Args),
+    /// Show what every running ssm-forward of this user is doing.
+    Status(status::Args),
+    /// Stop one forward of a running ssm-forward (the others go on).
+    Stop(stop::Args),
+    /// Check credentials, region, target, agent and network, with fixes.
+    Doctor(doctor::Args),
     /// Run a complete forward against a local simulator (no AWS account).
     Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).

@@ -11,8 +11,8 @@
 //! - [`commands`]: one module per command, each owning its `Args` and
 //!   `run`: `forward` (no subcommand), `up`, `list`, `eks`,
 //!   `kubeconfig`, `login`, `logout`, `demo`, `completions`, `man`,
-//!   `plugin`. A new subcommand is a new module there and a variant of
-//!   `Command`.
+//!   `plugin`, `status`, `stop`, `doctor`. A new subcommand is a new
+//!   module there and a variant of `Command`.
 //!
 //! What every command can use:
 //!
@@ -34,6 +34,9 @@
 //!   target resolution and binding, one supervisor per forward (listener
 //!   and session), the runner that watches them and the ready file.
 //! - [`config_file`]: the named forwards of the configuration file.
+//! - [`control`]: the control socket each forwarding run opens, for
+//!   `status` and `stop`.
+//! - [`doctor`]: the checks of `ssm-forward doctor`.
 //! - [`output`]: status lines and logging (human or JSON).
 //! - [`errors`]: exit statuses, the `Fatal` error that carries one, and
 //!   error messages that say what to do.
@@ -44,6 +47,8 @@ pub mod aws_context;
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod control;
+pub mod doctor;
 pub mod eks;
 pub mod errors;
 pub mod forwarding;

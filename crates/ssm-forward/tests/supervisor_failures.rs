@@ -75,6 +75,7 @@ async fn failures(kinds: Vec<ApiErrorKind>) -> (Vec<(String, bool)>, u32) {
         api: api.clone(),
         config: ClientConfig::default(),
         retarget: None,
+        live: Arc::default(),
         restart: supervisor::RestartPolicy::default(),
     };
     let (events, mut received) = mpsc::unbounded_channel();
@@ -185,6 +186,7 @@ async fn a_start_that_hangs_on_a_black_hole_is_retried() {
         api: api.clone(),
         config: ClientConfig::default(),
         retarget: None,
+        live: Arc::default(),
         restart: supervisor::RestartPolicy {
             start_deadline: Duration::from_millis(300),
             ..Default::default()
@@ -238,6 +240,7 @@ async fn a_forward_whose_starts_keep_failing_is_failing_and_closes_connections_a
         api: api.clone(),
         config: ClientConfig::default(),
         retarget: None,
+        live: Arc::default(),
         restart: supervisor::RestartPolicy {
             max_failed_sessions: 2,
             ..Default::default()
@@ -336,6 +339,7 @@ async fn a_failing_forward_recovers_once_a_session_works() {
         api,
         config: ClientConfig::default(),
         retarget: None,
+        live: Arc::default(),
         restart: supervisor::RestartPolicy {
             max_failed_sessions: 2,
             healthy_after: Duration::from_millis(300),

@@ -115,6 +115,7 @@ impl Demo {
             api,
             config: ClientConfig::default(),
             retarget: None,
+            live: Arc::default(),
             restart: supervisor::RestartPolicy::default(),
         };
         let forward = supervisor::run(listener, spec, service, events_tx, shutdown_rx);

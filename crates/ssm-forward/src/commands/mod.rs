@@ -1,11 +1,12 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
-//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`demo`], [`completions`],
-//! [`man`] and [`plugin`] (which `main` runs itself, with its own logging and
-//! exit statuses).
+//! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`status`], [`stop`], [`doctor`],
+//! [`demo`], [`completions`], [`man`] and [`plugin`] (which `main` runs
+//! itself, with its own logging and exit statuses).
 
 pub mod completions;
 pub mod demo;
+pub mod doctor;
 pub mod eks;
 pub mod forward;
 pub mod kubeconfig;
@@ -14,6 +15,8 @@ pub mod login;
 pub mod logout;
 pub mod man;
 pub mod plugin;
+pub mod status;
+pub mod stop;
 pub mod up;
 
 use crate::cli::{Cli, Command};
@@ -28,6 +31,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Kubeconfig(args)) => kubeconfig::run(args),
         Some(Command::Login(args)) => login::run(args, cli.log.json).await,
         Some(Command::Logout(args)) => logout::run(args).await,
+        Some(Command::Status(args)) => status::run(args, cli.log.json).await,
+        Some(Command::Stop(args)) => stop::run(args).await,
+        Some(Command::Doctor(args)) => doctor::run(args, cli.log.json).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),

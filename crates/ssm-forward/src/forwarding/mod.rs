@@ -1,27 +1,36 @@
 //! Forwarding, from plan to shutdown: [`plan`] turns flags or the
 //! configuration file into forwards; [`run`] resolves their targets and
 //! binds every listener ([`prepare`], so a busy port fails before any
-//! session starts), runs one [`supervisor::run`] per forward under a
-//! shared shutdown, watches them ([`runner`], which also writes the
-//! [`ready_file`]) and stops cleanly on Ctrl-C or SIGTERM.
+//! session starts), runs one [`supervisor::run`] per forward, each with
+//! its own stop switch ([`stops`]), watches them ([`runner`], which also
+//! writes the [`ready_file`]) and stops cleanly on Ctrl-C or SIGTERM.
+//! Each run opens a control socket ([`crate::control`]) so that
+//! `ssm-forward status` sees its forwards ([`live`]) and `ssm-forward
+//! stop NAME` can stop one of them; when the last one has stopped, the
+//! run ends with status 0.
 
+pub mod live;
 pub mod plan;
 mod pool_report;
 pub mod prepare;
 pub mod ready_file;
 pub mod runner;
+pub mod stops;
 pub mod supervisor;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use ssm_client::ClientConfig;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{debug, instrument, warn};
 
 use crate::cli::RunArgs;
+use crate::control::{self, model::ForwardIdentity};
 use crate::output;
 use crate::signals::{self, Signals};
 use plan::Planned;
@@ -69,6 +78,7 @@ pub async fn run_with(
         ready_file::remove(path)
             .with_context(|| format!("cannot remove the old ready file {}", path.display()))?;
     }
+    let selectors: Vec<String> = planned.iter().map(|p| p.target.to_string()).collect();
     // Lookups can be slow (SDK retries): Ctrl-C must work meanwhile.
     let prepared = tokio::select! {
         prepared = prepare::prepare(planned) => prepared?,
@@ -82,15 +92,18 @@ pub async fn run_with(
     if let (true, Some(first)) = (run.print_env, prepared.first()) {
         print_env(first.spec.bind);
     }
-    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut daemon = control::Daemon::new();
     let (events, events_rx) = mpsc::unbounded_channel();
     let (watched, tasks) = spawn_forwards(
         prepared,
+        &selectors,
         run.failures.restart_policy(),
         &events,
-        &shutdown_rx,
+        &daemon,
     );
     drop(events);
+    daemon.open_socket();
+    let events_rx = daemon.tee(events_rx);
     let mut on_ready = || {
         crate::service_manager::ready();
         hooks.ready();
@@ -110,30 +123,37 @@ pub async fn run_with(
         crate::service_manager::stopping();
         output::shutting_down(signal);
     }
-    let _ = shutdown.send(true);
+    daemon.stops.stop_all();
     stop(tasks, &mut signals).await;
+    daemon.close().await;
     if let Some(path) = &run.ready_file {
         let _ = ready_file::remove(path);
     }
     outcome.map(drop).map_err(Into::into)
 }
 
-/// One [`supervisor::run`] task per forward, all under one shutdown watch.
+/// One [`supervisor::run`] task per forward, each under its own stop
+/// switch and listed on the daemon's status board; `selectors` says how
+/// each forward's target was chosen, in plan order.
 fn spawn_forwards(
     prepared: Vec<Prepared>,
+    selectors: &[String],
     restart: supervisor::RestartPolicy,
     events: &supervisor::EventSink,
-    shutdown: &watch::Receiver<bool>,
+    daemon: &control::Daemon,
 ) -> (Vec<Watched>, JoinSet<()>) {
     let mut watched = Vec::new();
     let mut tasks = JoinSet::new();
-    for Prepared {
-        spec,
-        listener,
-        api,
-        retarget,
-        destination,
-    } in prepared
+    for (
+        Prepared {
+            spec,
+            listener,
+            api,
+            retarget,
+            destination,
+        },
+        selector,
+    ) in prepared.into_iter().zip(selectors)
     {
         watched.push(Watched {
             name: spec.name.clone(),
@@ -144,19 +164,30 @@ fn spawn_forwards(
             sessions: Vec::new(),
             max_sessions: spec.sessions.max(1),
         });
+        let live = Arc::new(live::LiveForward::default());
+        daemon.board.add(
+            ForwardIdentity {
+                name: spec.name.clone(),
+                local_address: spec.bind,
+                target: spec.target.clone(),
+                target_selector: selector.clone(),
+                remote: spec.remote(),
+            },
+            live.clone(),
+        );
+        let stop = daemon.stops.add(&spec.name);
         let service = supervisor::Service {
             api,
             config: ClientConfig::default(),
             retarget,
             restart,
+            live,
         };
-        tasks.spawn(supervisor::run(
-            listener,
-            spec,
-            service,
-            events.clone(),
-            shutdown.clone(),
-        ));
+        let forward = supervisor::run(listener, spec, service, events.clone(), stop.shutdown);
+        tasks.spawn(async move {
+            forward.await;
+            stop.stopped.send_replace(true);
+        });
     }
     (watched, tasks)
 }

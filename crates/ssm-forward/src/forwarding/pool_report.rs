@@ -9,6 +9,7 @@ use ssm_client::{EndReason, LinkStatus, PoolEvent, Session};
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, info_span};
 
+use super::live::LiveForward;
 use super::supervisor::{
     EventSink, ForwardEvent, ForwardSpec, Health, Retarget, Service, StartError, stopped,
 };
@@ -105,14 +106,19 @@ pub(super) async fn report(
     max: usize,
     events: EventSink,
     health: Arc<Health>,
+    registry: Arc<LiveForward>,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut last_failure: Option<String> = None;
+    // `status` lists a session while it is up (a registration holds a
+    // clone of it: dropped when the session ends).
+    let mut listed = std::collections::HashMap::new();
     while let Some(event) = pool.recv().await {
         match event {
             PoolEvent::Up { session, live, .. } => {
                 last_failure = None;
                 announce_up(&name, &session, live, max, &events);
+                listed.insert(session.session_id().to_owned(), registry.register(&session));
                 let watch = watch_link(name.clone(), session, events.clone(), shutdown.clone());
                 tokio::spawn(watch.in_current_span());
             }
@@ -143,6 +149,7 @@ pub(super) async fn report(
                     _ => crate::errors::FailureKind::Transient,
                 };
                 let reason = reason.to_string();
+                listed.remove(&session_id);
                 let _ = events.send(ForwardEvent::SessionEnded {
                     name: name.clone(),
                     session_id,
@@ -159,6 +166,7 @@ pub(super) async fn report(
             PoolEvent::IdleClosed {
                 session_id, live, ..
             } => {
+                listed.remove(&session_id);
                 let _ = events.send(ForwardEvent::SessionIdleClosed {
                     name: name.clone(),
                     session_id,

@@ -248,6 +248,9 @@ pub struct Service {
     pub retarget: Option<Arc<dyn Retarget>>,
     /// When to give a start up, and when the forward counts as failing.
     pub restart: RestartPolicy,
+    /// Where the forward's sessions and connections are listed for
+    /// `ssm-forward status` (a fresh one when nothing reads it).
+    pub live: Arc<super::live::LiveForward>,
 }
 
 /// How the supervisor judges starts and sessions that fail.
@@ -301,6 +304,7 @@ pub async fn run(
     let health = Arc::new(Health::new(&spec.name, &service.restart));
     let span = info_span!("forward", name = %spec.name);
     let policy = pool_policy(&spec, &service.restart);
+    let live = service.live.clone();
     let starter = pool_report::Starter::new(&spec, service, events.clone());
     let (pool, pool_events) = SessionPool::new(move || starter.clone().start(), policy);
     let report = pool_report::report(
@@ -309,11 +313,19 @@ pub async fn run(
         policy.max_sessions,
         events.clone(),
         health.clone(),
+        live.clone(),
         shutdown.clone(),
     );
     let report = tokio::spawn(report.instrument(span));
     let limit = connection_limit(&spec, &events);
-    let handle = |socket, peer| connection(socket, peer, &spec, &pool, &health, events.clone());
+    let handle = |socket, peer| {
+        let open = live.connection();
+        let connection = connection(socket, peer, &spec, &pool, &health, events.clone());
+        async move {
+            connection.await;
+            drop(open);
+        }
+    };
     serve::accept_until(&listener, limit, handle, stopped(&mut shutdown)).await;
     drop(listener);
     pool.close().await;

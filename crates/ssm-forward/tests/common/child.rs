@@ -176,6 +176,11 @@ impl Child {
         .await
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id().expect("already reaped")
+    }
+
     /// Sends `signal` (`INT`, `TERM`) to the process.
     pub fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("already reaped");
