@@ -244,11 +244,13 @@ async fn an_sso_session_is_checked_signed_in_and_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eks_cluster_shows_its_endpoint_access_and_kubeconfig_context() {
-    let mut config = SimConfig::default();
-    config.clusters = vec![
-        ClusterConfig::new("demo").with_access(false, true),
-        ClusterConfig::new("public").with_access(true, false),
-    ];
+    let config = SimConfig {
+        clusters: vec![
+            ClusterConfig::new("demo").with_access(false, true),
+            ClusterConfig::new("public").with_access(true, false),
+        ],
+        ..SimConfig::default()
+    };
     let sim = sim(config).await;
     let scratch = Scratch::new();
     let kubeconfig = scratch.join("kubeconfig");
