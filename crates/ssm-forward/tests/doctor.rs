@@ -82,6 +82,12 @@ async fn a_healthy_setup_passes_every_check_and_the_probe_is_timed() {
         line(&stdout, "✔ probe connect").contains("echo.sim.internal:7"),
         "{stdout}"
     );
+    // TerminateSession marks the session Terminating at once; the agent
+    // finishes ending it a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !sim.sessions()[0].status.is_over() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let session = sim.sessions();
     assert_eq!(session.len(), 1, "one probe session");
     assert!(session[0].status.is_over(), "terminated: {session:?}");
