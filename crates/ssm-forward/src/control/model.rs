@@ -82,7 +82,7 @@ impl StatusBoard {
         let mut forwards = self.lock();
         let Some(record) = forwards
             .iter_mut()
-            .find(|r| r.identity.name == event_forward(event))
+            .find(|r| r.identity.name == event.forward_name())
         else {
             return;
         };
@@ -250,24 +250,6 @@ pub fn rfc3339(time: SystemTime) -> String {
         .ok()
         .and_then(|seconds| jiff::Timestamp::from_second(seconds).ok())
         .map_or_else(String::new, |at| at.to_string())
-}
-
-/// The forward an event is about.
-pub fn event_forward(event: &ForwardEvent) -> &str {
-    match event {
-        ForwardEvent::Listening { name, .. }
-        | ForwardEvent::SessionUp { name, .. }
-        | ForwardEvent::SessionEnded { name, .. }
-        | ForwardEvent::SessionIdleClosed { name, .. }
-        | ForwardEvent::StartFailed { name, .. }
-        | ForwardEvent::Retargeted { name, .. }
-        | ForwardEvent::SocketLost { name, .. }
-        | ForwardEvent::Resumed { name, .. }
-        | ForwardEvent::ConnectionsRefused { name, .. }
-        | ForwardEvent::Failing { name, .. }
-        | ForwardEvent::Recovered { name, .. }
-        | ForwardEvent::ConnectionFailed { name, .. } => name,
-    }
 }
 
 #[cfg(test)]

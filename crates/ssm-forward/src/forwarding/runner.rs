@@ -72,7 +72,7 @@ pub async fn watch(
         let Some(event) = event else {
             return Ok(Stop::Finished);
         };
-        let Some(index) = forwards.iter().position(|f| f.name == event_name(&event)) else {
+        let Some(index) = forwards.iter().position(|f| f.name == event.forward_name()) else {
             continue;
         };
         // A fatal first failure is reported once, as the exit error.
@@ -168,23 +168,6 @@ fn write_ready(path: &std::path::Path, forwards: &[Watched]) -> Result<(), Fatal
             format!("cannot write the ready file {}: {error}", path.display()),
         )
     })
-}
-
-fn event_name(event: &ForwardEvent) -> &str {
-    match event {
-        ForwardEvent::Listening { name, .. }
-        | ForwardEvent::SessionUp { name, .. }
-        | ForwardEvent::SessionEnded { name, .. }
-        | ForwardEvent::SessionIdleClosed { name, .. }
-        | ForwardEvent::StartFailed { name, .. }
-        | ForwardEvent::Retargeted { name, .. }
-        | ForwardEvent::SocketLost { name, .. }
-        | ForwardEvent::Resumed { name, .. }
-        | ForwardEvent::ConnectionsRefused { name, .. }
-        | ForwardEvent::Failing { name, .. }
-        | ForwardEvent::Recovered { name, .. }
-        | ForwardEvent::ConnectionFailed { name, .. } => name,
-    }
 }
 
 #[cfg(test)]

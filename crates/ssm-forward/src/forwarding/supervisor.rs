@@ -220,6 +220,26 @@ pub enum ForwardEvent {
     },
 }
 
+impl ForwardEvent {
+    /// The name of the forward the event is about.
+    pub fn forward_name(&self) -> &str {
+        match self {
+            Self::Listening { name, .. }
+            | Self::SessionUp { name, .. }
+            | Self::SessionEnded { name, .. }
+            | Self::SessionIdleClosed { name, .. }
+            | Self::StartFailed { name, .. }
+            | Self::Retargeted { name, .. }
+            | Self::SocketLost { name, .. }
+            | Self::Resumed { name, .. }
+            | Self::ConnectionsRefused { name, .. }
+            | Self::Failing { name, .. }
+            | Self::Recovered { name, .. }
+            | Self::ConnectionFailed { name, .. } => name,
+        }
+    }
+}
+
 /// Picks the target again when the current one stops taking sessions
 /// (an EKS node replaced, an instance behind a Name tag rebuilt).
 pub trait Retarget: Send + Sync + std::fmt::Debug {
