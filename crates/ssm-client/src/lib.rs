@@ -72,7 +72,8 @@ pub use config::{ClientConfig, ConnectDeadlines};
 pub use error::{ConnectError, ConnectStep, EndCause, EndReason, Error, ErrorSource, ProxyError};
 #[cfg(feature = "net")]
 pub use pool::{
-    PoolError, PoolEvent, PoolPolicy, PoolStats, PoolStream, PooledSessionStats, SessionPool,
+    PoolError, PoolEvent, PoolPolicy, PoolStats, PoolStream, PooledSessionStats, REPLAY_LIMIT,
+    SessionPool,
 };
 #[cfg(feature = "net")]
 pub use session::Session;

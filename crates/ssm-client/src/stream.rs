@@ -41,6 +41,16 @@ impl Stream {
         self.handle.key()
     }
 
+    /// Whether the agent acknowledged anything sent on the session since
+    /// this stream opened. While this is false, nothing of the stream is
+    /// known to have reached the agent (nor, through it, the
+    /// destination): if the session ends now, the same bytes can be sent
+    /// again on another session without the destination seeing them
+    /// twice. (An ack lost with a dying socket is the one exception.)
+    pub fn reached_agent(&self) -> bool {
+        self.inner.lock().stream_reached_agent(&self.handle)
+    }
+
     fn close_now(&mut self) {
         if self.handle.is_closed() {
             return;

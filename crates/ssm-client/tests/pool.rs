@@ -31,29 +31,6 @@ fn pool(
     SessionPool::from_api(sdk_api(sim), request, fast_config(), policy)
 }
 
-fn policy(min_sessions: usize, max_sessions: usize) -> PoolPolicy {
-    PoolPolicy {
-        min_sessions,
-        max_sessions,
-        ..PoolPolicy::default()
-    }
-}
-
-/// Waits until the pool has `count` live sessions.
-async fn sessions(pool: &SessionPool, count: usize) {
-    let reached = tokio::time::timeout(WAIT, async {
-        while pool.sessions().len() != count {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(
-        reached.is_ok(),
-        "pool never had {count} sessions: {:?}",
-        pool.stats()
-    );
-}
-
 /// Sends one round of `seed` bytes and reads the echo.
 async fn echo_round(stream: &mut PoolStream, seed: u64) -> std::io::Result<Vec<u8>> {
     let data = pattern(ROUND, seed);

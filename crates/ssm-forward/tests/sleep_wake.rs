@@ -192,12 +192,10 @@ async fn a_forward_woken_past_the_ping_timeout_serves_at_once() {
     sleep_through("ping timeout", realism, Duration::from_secs(3), dropped).await;
 }
 
-// Known regression since session pools (#14): about one run in three,
-// the first connection after the wake lands on the session the service
-// already ended (the daemon has not read its end yet) and is closed
-// instead of going to a new session. Fix: retry a connection whose stream
-// dies before any answer on another session, replaying what was sent.
-#[ignore = "flaky since session pools: the first connection after waking past the idle timeout can land on the ended session (issue 16)"]
+// The first connection after the wake may land on the session the
+// service ended (the daemon has not read its end yet): nothing of it has
+// reached the agent, so the pool moves it to a new session
+// (`PoolStream`), and it is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forward_woken_past_the_idle_timeout_starts_a_new_session() {
     let realism = RealismConfig {

@@ -25,22 +25,27 @@ pub(crate) struct StreamHandle {
     key: u32,
     kind: Kind,
     closed: bool,
+    /// The data channel's next sequence number when the stream opened:
+    /// everything of this stream travels in messages from there on.
+    opened_at: i64,
 }
 
 impl StreamHandle {
-    fn mux(sid: StreamId) -> Self {
+    fn mux(sid: StreamId, opened_at: i64) -> Self {
         Self {
             key: sid.0,
             kind: Kind::Mux(sid),
             closed: false,
+            opened_at,
         }
     }
 
-    fn basic(key: u32) -> Self {
+    fn basic(key: u32, opened_at: i64) -> Self {
         Self {
             key,
             kind: Kind::Basic,
             closed: false,
+            opened_at,
         }
     }
 
@@ -62,16 +67,18 @@ impl Core {
         if let Some(reason) = self.ended() {
             return Poll::Ready(Err(reason.to_error()));
         }
+        let opened_at = self.session.channel().next_sequence();
         match self.mode() {
-            Some(PortMode::Mux { .. }) => {
-                Poll::Ready(self.open_mux_stream().map(StreamHandle::mux))
-            }
+            Some(PortMode::Mux { .. }) => Poll::Ready(
+                self.open_mux_stream()
+                    .map(|sid| StreamHandle::mux(sid, opened_at)),
+            ),
             Some(_) if self.basic.active.is_none() => {
                 self.basic.next_key = self.basic.next_key.wrapping_add(1);
                 let key = self.basic.next_key;
                 self.basic.active = Some(key);
                 self.add_stream(key);
-                Poll::Ready(Ok(StreamHandle::basic(key)))
+                Poll::Ready(Ok(StreamHandle::basic(key, opened_at)))
             }
             _ => {
                 if !self.basic.openers.iter().any(|w| w.will_wake(waker)) {
@@ -80,6 +87,14 @@ impl Core {
                 Poll::Pending
             }
         }
+    }
+
+    /// Whether the agent acknowledged any message sent since `stream`
+    /// opened. While false, nothing of the stream (its open, its data) is
+    /// known to have reached the agent, so the destination has not seen
+    /// it either.
+    pub(crate) fn stream_reached_agent(&self, stream: &StreamHandle) -> bool {
+        self.session.channel().acknowledged_since(stream.opened_at)
     }
 
     /// Reads into `buf`; `Ready(Ok(0))` is EOF (or an empty `buf`).

@@ -54,6 +54,7 @@ pub(super) struct Totals {
     pub(super) ended: u64,
     pub(super) idle_closed: u64,
     pub(super) streams_opened: u64,
+    pub(super) streams_moved: u64,
 }
 
 /// One live session of the pool.
@@ -160,6 +161,7 @@ impl PoolState {
             ended: self.totals.ended,
             idle_closed: self.totals.idle_closed,
             streams_opened: self.totals.streams_opened,
+            streams_moved: self.totals.streams_moved,
         }
     }
 }

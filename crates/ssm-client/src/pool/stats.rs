@@ -24,6 +24,9 @@ pub struct PoolStats {
     pub idle_closed: u64,
     /// Streams opened so far.
     pub streams_opened: u64,
+    /// Streams moved to another session because theirs ended before the
+    /// agent had seen anything of them (their bytes were sent again).
+    pub streams_moved: u64,
 }
 
 impl PoolStats {

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssm_client::{AwsSessionApi, ClientConfig, Session, SessionApi, StartSessionRequest};
+use ssm_client::{
+    AwsSessionApi, ClientConfig, PoolPolicy, Session, SessionApi, SessionPool, StartSessionRequest,
+};
 use ssm_sim::{SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -32,6 +34,29 @@ pub async fn echo_session(sim: &Simulator, target: &str, config: ClientConfig) -
     Session::start(sdk_api(sim), request, config)
         .await
         .expect("session starts")
+}
+
+pub fn policy(min_sessions: usize, max_sessions: usize) -> PoolPolicy {
+    PoolPolicy {
+        min_sessions,
+        max_sessions,
+        ..PoolPolicy::default()
+    }
+}
+
+/// Waits (up to 20 s) until the pool has `count` live sessions.
+pub async fn sessions(pool: &SessionPool, count: usize) {
+    let reached = tokio::time::timeout(Duration::from_secs(20), async {
+        while pool.sessions().len() != count {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "pool never had {count} sessions: {:?}",
+        pool.stats()
+    );
 }
 
 pub async fn sim(config: SimConfig) -> Simulator {

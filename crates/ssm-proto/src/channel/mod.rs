@@ -490,6 +490,14 @@ impl DataChannel {
         self.outgoing.unacked()
     }
 
+    /// Whether the peer acknowledged any message numbered `sequence` or
+    /// later. Take [`Self::next_sequence`] before sending something: while
+    /// this stays false, nothing sent since is known to have reached the
+    /// peer.
+    pub fn acknowledged_since(&self, sequence: i64) -> bool {
+        self.outgoing.acked_any_from(sequence)
+    }
+
     /// When the oldest unacknowledged message was first sent. Seconds ago
     /// means the peer never got it (or its ack was lost) and it waits for
     /// a resend; `None` when nothing sent is unacknowledged.

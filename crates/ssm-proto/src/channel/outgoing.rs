@@ -112,6 +112,15 @@ impl Outgoing {
         self.entries.len()
     }
 
+    /// Whether the peer acknowledged any message numbered `from` or
+    /// later (acks are per message, so a gap in the buffer from there on
+    /// is an ack).
+    pub(crate) fn acked_any_from(&self, from: i64) -> bool {
+        let from = from.max(0);
+        let assigned = usize::try_from(self.next_seq.saturating_sub(from)).unwrap_or(0);
+        self.entries.range(from..).count() < assigned
+    }
+
     /// When the oldest unacked message was first sent (`None`: nothing
     /// unacked, or the oldest not sent yet).
     pub(crate) fn oldest_first_sent(&self) -> Option<Instant> {
@@ -314,6 +323,24 @@ mod tests {
             outgoing.on_ack(seq, now),
             AckOutcome::Released { rtt_sample: None }
         );
+    }
+
+    #[test]
+    fn acked_any_from_sees_only_acks_at_or_after_the_mark() {
+        let now = Instant::now();
+        let mut outgoing = Outgoing::new(8, None);
+        let early = sent_once(&mut outgoing, now);
+        let mark = outgoing.next_seq();
+        assert!(!outgoing.acked_any_from(mark), "nothing sent since the mark");
+        let first = sent_once(&mut outgoing, now);
+        let second = sent_once(&mut outgoing, now);
+        outgoing.on_ack(early, now);
+        assert!(!outgoing.acked_any_from(mark), "an ack before the mark");
+        outgoing.on_ack(second, now);
+        assert!(outgoing.acked_any_from(mark), "a later message was acked");
+        outgoing.on_ack(first, now);
+        assert!(outgoing.acked_any_from(mark));
+        assert!(!outgoing.acked_any_from(outgoing.next_seq()));
     }
 
     #[test]
