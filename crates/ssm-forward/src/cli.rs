@@ -21,8 +21,8 @@ use clap::{
 use ssm_client::AwsOptions;
 
 use crate::commands::{
-    completions, demo, doctor, eks, forward, kubeconfig, list, login, logout, man, plugin, status,
-    stop, up,
+    completions, demo, doctor, eks, forward, kubeconfig, list, login, logout, man, plugin, proxy,
+    status, stop, up,
 };
 use crate::forwarding::supervisor::RestartPolicy;
 pub use local_forward::{LocalForward, parse_bind};
@@ -76,6 +76,8 @@ pub enum Command {
     Stop(stop::Args),
     /// Check credentials, region, target, agent and network, with fixes.
     Doctor(doctor::Args),
+    /// A local HTTP and SOCKS5 proxy to any host the target can reach.
+    Proxy(proxy::Args),
     /// Run a complete forward against a local simulator (no AWS account).
     Demo(demo::Args),
     /// Act as `session-manager-plugin` (see docs/plugin-mode.md).

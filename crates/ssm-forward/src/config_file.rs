@@ -51,6 +51,10 @@ pub struct ConfigFile {
     /// Forwards by name.
     #[serde(default)]
     pub forwards: BTreeMap<String, ForwardEntry>,
+    /// Local HTTP/SOCKS5 proxies by name (`ssm-forward proxy`'s keys;
+    /// see [`crate::local_proxy::config`]).
+    #[serde(default)]
+    pub proxies: BTreeMap<String, crate::local_proxy::config::ProxyEntry>,
 }
 
 /// One `[forwards.NAME]` table, as written.
@@ -148,6 +152,8 @@ pub struct NamedForward {
     pub sessions: Option<u32>,
     /// `kubeconfig = …`: a context is written for this forward.
     pub eks_context: Option<EksContext>,
+    /// A `[proxies.NAME]` table: a local HTTP/SOCKS5 proxy.
+    pub proxy: Option<crate::local_proxy::ProxySpec>,
 }
 
 impl NamedForward {
@@ -155,6 +161,9 @@ impl NamedForward {
     /// with a context `eks:CLUSTER endpoint:443` / the proxy, and the
     /// context's name.
     pub fn remote_label(&self) -> String {
+        if self.proxy.is_some() {
+            return crate::local_proxy::REMOTE_LABEL.to_owned();
+        }
         let remote = match (&self.eks_context, &self.remote_host) {
             (Some(eks), None) => format!("eks:{} endpoint:{}", eks.cluster, self.remote_port),
             (_, Some(host)) if host.contains(':') => format!("[{host}]:{}", self.remote_port),
@@ -272,16 +281,33 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<NamedForward>, ConfigError> {
         path: path.into(),
         error: error.to_string().trim_end().to_owned(),
     })?;
-    file.forwards
+    if let Some(name) = file.proxies.keys().find(|name| file.forwards.contains_key(*name)) {
+        return Err(ConfigError::Entry {
+            path: path.into(),
+            name: name.clone(),
+            error: "the name is taken by both a forward and a proxy; `up NAME` needs one".into(),
+        });
+    }
+    let forwards = file
+        .forwards
         .into_iter()
-        .map(|(name, entry)| {
-            validate(&name, entry).map_err(|error| ConfigError::Entry {
+        .map(|(name, entry)| (validate(&name, entry), name));
+    let proxies = file
+        .proxies
+        .into_iter()
+        .map(|(name, entry)| (crate::local_proxy::config::validate(&name, entry), name));
+    let mut all = forwards
+        .chain(proxies)
+        .map(|(checked, name)| {
+            checked.map_err(|error| ConfigError::Entry {
                 path: path.into(),
                 name,
                 error,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(all)
 }
 
 fn validate(name: &str, entry: ForwardEntry) -> Result<NamedForward, String> {
@@ -341,6 +367,7 @@ fn validate(name: &str, entry: ForwardEntry) -> Result<NamedForward, String> {
             other => other,
         },
         eks_context,
+        proxy: None,
     })
 }
 

@@ -11,7 +11,7 @@
 //! - [`commands`]: one module per command, each owning its `Args` and
 //!   `run`: `forward` (no subcommand), `up`, `list`, `eks`,
 //!   `kubeconfig`, `login`, `logout`, `demo`, `completions`, `man`,
-//!   `plugin`, `status`, `stop`, `doctor`. A new subcommand is a new
+//!   `plugin`, `status`, `stop`, `doctor`, `proxy`. A new subcommand is a new
 //!   module there and a variant of `Command`.
 //!
 //! What every command can use:
@@ -33,6 +33,9 @@
 //! - [`forwarding`]: from planned forwards to running ones: planning,
 //!   target resolution and binding, one supervisor per forward (listener
 //!   and session), the runner that watches them and the ready file.
+//! - [`local_proxy`]: a forward that is a local HTTP and SOCKS5 proxy,
+//!   with a session per destination (`ssm-forward proxy`,
+//!   `[proxies.NAME]`).
 //! - [`config_file`]: the named forwards of the configuration file.
 //! - [`control`]: the control socket each forwarding run opens, for
 //!   `status` and `stop`.
@@ -53,6 +56,7 @@ pub mod eks;
 pub mod errors;
 pub mod forwarding;
 pub mod kubeconfig;
+pub mod local_proxy;
 pub mod output;
 pub mod serve;
 pub mod service_manager;

@@ -138,6 +138,8 @@ pub fn target_chosen(selector: &TargetSelector, resolved: &Resolved) {
 /// leads (e.g. `i-… → db.internal:5432`).
 pub fn forward_event(event: &ForwardEvent, destination: &str) {
     match event {
+        // The inner event's name says `PROXY → host:port`.
+        ForwardEvent::Proxied { event, .. } => forward_event(event, destination),
         ForwardEvent::Listening { name, address } => info!(
             target: TARGET, event = "listening", forward = %name, address = %address,
             destination,

@@ -29,6 +29,7 @@ fn spec(listener: &TcpListener, remote_host: Option<&str>) -> ForwardSpec {
         reason: None,
         max_connections: 16,
         sessions: 1,
+        proxy: None,
     }
 }
 
@@ -231,6 +232,7 @@ async fn a_forward_whose_starts_keep_failing_is_failing_and_closes_connections_a
         reason: None,
         max_connections: 16,
         sessions: 1,
+        proxy: None,
     };
     let api = Arc::new(Refusing {
         kinds: vec![ApiErrorKind::Throttled],
@@ -334,6 +336,7 @@ async fn a_failing_forward_recovers_once_a_session_works() {
         reason: None,
         max_connections: 16,
         sessions: 1,
+        proxy: None,
     };
     let service = Service {
         api,

@@ -193,6 +193,10 @@ pub struct DestinationConfig {
     /// How long a dial may take before ConnectToPortError.
     #[serde(with = "duration_ms")]
     pub dial_timeout: Duration,
+    /// Hosts the caller's IAM policy does not allow as the `host` of
+    /// AWS-StartPortForwardingSessionToRemoteHost (a condition on the
+    /// document's parameters): StartSession answers AccessDeniedException.
+    pub iam_denied_hosts: Vec<String>,
 }
 
 impl Default for DestinationConfig {
@@ -201,6 +205,7 @@ impl Default for DestinationConfig {
             allow_nonlocal: false,
             host_overrides: BTreeMap::new(),
             dial_timeout: Duration::from_secs(5),
+            iam_denied_hosts: Vec::new(),
         }
     }
 }

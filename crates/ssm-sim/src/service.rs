@@ -41,6 +41,10 @@ pub enum ServiceError {
     /// No such session.
     #[error("Session {0} does not exist.")]
     DoesNotExist(String),
+    /// The caller's IAM policy does not allow this StartSession (the
+    /// message names the action and resource, as AWS's does).
+    #[error("{0}")]
+    AccessDenied(String),
 }
 
 impl ServiceError {
@@ -52,6 +56,7 @@ impl ServiceError {
             Self::InvalidParameters(_) => "InvalidParameters",
             Self::Validation(_) => "ValidationException",
             Self::DoesNotExist(_) => "DoesNotExistException",
+            Self::AccessDenied(_) => "AccessDeniedException",
         }
     }
 }
@@ -178,6 +183,25 @@ impl Service {
         true
     }
 
+    /// Refuses a remote-host session to a host of
+    /// `destinations.iam_denied_hosts`, as an IAM condition on the
+    /// document's `host` parameter would.
+    fn check_iam_hosts(&self, input: &StartSessionInput) -> Result<(), ServiceError> {
+        let host = input.parameters.get("host").and_then(|hosts| hosts.first());
+        let Some(host) = host else {
+            return Ok(());
+        };
+        if !self.config.destinations.iam_denied_hosts.contains(host) {
+            return Ok(());
+        }
+        Err(ServiceError::AccessDenied(format!(
+            "User: arn:aws:iam::123456789012:user/sim is not authorized to perform: \
+             ssm:StartSession on resource: arn:aws:ssm:{}::document/{REMOTE_HOST_DOCUMENT} \
+             because no identity-based policy allows the ssm:StartSession action",
+            self.config.region
+        )))
+    }
+
     /// Starts a session and its agent.
     pub fn start_session(
         &self,
@@ -194,6 +218,7 @@ impl Service {
             .clone()
             .unwrap_or_else(|| SHELL_DOCUMENT.to_owned());
         let (session_type, properties) = resolve_document(&document_name, &input.parameters)?;
+        self.check_iam_hosts(&input)?;
         let session_id = format!("sim-{}", &uuid::Uuid::new_v4().simple().to_string()[..17]);
         let token = new_token();
         let stream_url = self.stream_url(&session_id);

@@ -140,6 +140,12 @@ impl PoolStream {
         self.current.stream.id()
     }
 
+    /// Whether the agent acknowledged anything sent on the current
+    /// session since the stream opened there ([`crate::Stream::reached_agent`]).
+    pub fn reached_agent(&self) -> bool {
+        self.current.stream.reached_agent()
+    }
+
     /// How many times this stream moved to another session.
     pub fn moves(&self) -> u32 {
         self.moves

@@ -95,6 +95,7 @@ impl Demo {
             reason: Some("ssm-forward demo".into()),
             max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
             sessions: 1,
+            proxy: None,
         };
         let listener = supervisor::bind(&spec)
             .await

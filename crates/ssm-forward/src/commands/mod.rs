@@ -1,7 +1,7 @@
 //! The commands, one module each, every one owning its `Args` and `run`:
 //! [`forward`] (no subcommand: the top-level flags), [`up`], [`list`],
 //! [`eks`], [`kubeconfig`], [`login`], [`logout`], [`status`], [`stop`], [`doctor`],
-//! [`demo`], [`completions`], [`man`] and [`plugin`] (which `main` runs
+//! [`proxy`], [`demo`], [`completions`], [`man`] and [`plugin`] (which `main` runs
 //! itself, with its own logging and exit statuses).
 
 pub mod completions;
@@ -15,6 +15,7 @@ pub mod login;
 pub mod logout;
 pub mod man;
 pub mod plugin;
+pub mod proxy;
 pub mod status;
 pub mod stop;
 pub mod up;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Status(args)) => status::run(args, cli.log.json).await,
         Some(Command::Stop(args)) => stop::run(args).await,
         Some(Command::Doctor(args)) => doctor::run(args, cli.log.json).await,
+        Some(Command::Proxy(args)) => proxy::run(args).await,
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Completions(args)) => completions::run(&args),
         Some(Command::Man(args)) => man::run(&args),

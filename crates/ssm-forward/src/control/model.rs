@@ -124,6 +124,14 @@ impl StatusBoard {
 impl Record {
     fn apply(&mut self, event: &ForwardEvent) {
         match event {
+            // A proxy's destination: its sessions and errors count for the
+            // proxy; one failing destination does not make the proxy
+            // failing.
+            ForwardEvent::Proxied { event, .. } => match event.as_ref() {
+                ForwardEvent::Failing { error, .. } => self.error(error.clone()),
+                ForwardEvent::Recovered { .. } | ForwardEvent::Proxied { .. } => {}
+                inner => self.apply(inner),
+            },
             ForwardEvent::Listening { address, .. } => self.identity.local_address = *address,
             ForwardEvent::SessionUp {
                 mode,
@@ -165,6 +173,9 @@ impl Record {
             "stopping"
         } else if self.failing {
             "failing"
+        } else if self.identity.remote == crate::local_proxy::REMOTE_LABEL {
+            // A proxy starts sessions per destination, on demand.
+            "running"
         } else if self.sessions_started == 0 && live.sessions.is_empty() {
             "starting"
         } else {

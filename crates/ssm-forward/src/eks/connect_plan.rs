@@ -168,6 +168,7 @@ impl ConnectPlan {
             reason: spec.reason.clone(),
             max_connections: spec.max_connections,
             sessions: spec.sessions,
+            proxy: None,
         };
         Self {
             cluster,

@@ -11,7 +11,7 @@
 
 pub mod live;
 pub mod plan;
-mod pool_report;
+pub(crate) mod pool_report;
 pub mod prepare;
 pub mod ready_file;
 pub mod runner;
@@ -90,7 +90,7 @@ pub async fn run_with(
     let addresses: Vec<SocketAddr> = prepared.iter().map(|p| p.spec.bind).collect();
     hooks.bound(&addresses)?;
     if let (true, Some(first)) = (run.print_env, prepared.first()) {
-        print_env(first.spec.bind);
+        print_env(first.spec.bind, first.spec.proxy.is_some());
     }
     let mut daemon = control::Daemon::new();
     let (events, events_rx) = mpsc::unbounded_channel();
@@ -163,6 +163,7 @@ fn spawn_forwards(
             first_session: None,
             sessions: Vec::new(),
             max_sessions: spec.sessions.max(1),
+            proxy: spec.proxy.is_some(),
         });
         let live = Arc::new(live::LiveForward::default());
         daemon.board.add(
@@ -183,9 +184,15 @@ fn spawn_forwards(
             restart,
             live,
         };
-        let forward = supervisor::run(listener, spec, service, events.clone(), stop.shutdown);
+        let events = events.clone();
         tasks.spawn(async move {
-            forward.await;
+            match spec.proxy.clone() {
+                Some(proxy) => {
+                    crate::local_proxy::run(listener, spec, proxy, service, events, stop.shutdown)
+                        .await;
+                }
+                None => supervisor::run(listener, spec, service, events, stop.shutdown).await,
+            }
             stop.stopped.send_replace(true);
         });
     }
@@ -203,17 +210,20 @@ async fn stop(mut tasks: JoinSet<()>, signals: &mut Signals) {
     }
 }
 
-/// `export HTTPS_PROXY=http://ADDR` for the first forward, on stdout.
-fn print_env(bound: SocketAddr) {
+/// `export HTTPS_PROXY=http://ADDR` for the first forward, on stdout
+/// (and `ALL_PROXY=socks5h://ADDR` for a local proxy, which speaks both).
+fn print_env(bound: SocketAddr, proxy: bool) {
     let host = match bound.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    println!(
-        "export HTTPS_PROXY=http://{}",
-        SocketAddr::new(host, bound.port())
-    );
+    let address = SocketAddr::new(host, bound.port());
+    if proxy {
+        println!("export HTTPS_PROXY=http://{address} ALL_PROXY=socks5h://{address}");
+    } else {
+        println!("export HTTPS_PROXY=http://{address}");
+    }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 }

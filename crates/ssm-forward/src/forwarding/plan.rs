@@ -33,14 +33,20 @@ pub struct Planned {
     pub reason: Option<String>,
     /// Most local connections served at once.
     pub max_connections: usize,
-    /// Most sessions to spread connections over.
+    /// Most sessions to spread connections over (a proxy: per
+    /// destination).
     pub sessions: usize,
+    /// A local HTTP/SOCKS5 proxy instead of one remote port.
+    pub proxy: Option<crate::local_proxy::ProxySpec>,
 }
 
 impl Planned {
     /// `host:port` as seen from the target (`localhost:port` for the
     /// target itself).
     pub fn remote(&self) -> String {
+        if self.proxy.is_some() {
+            return crate::local_proxy::REMOTE_LABEL.to_owned();
+        }
         let host = self.remote_host.as_deref().unwrap_or("localhost");
         if host.contains(':') {
             format!("[{host}]:{}", self.remote_port)
@@ -78,6 +84,7 @@ pub fn from_flags(args: &forward::Args) -> Result<Vec<Planned>, Fatal> {
         reason: args.run.reason.clone(),
         max_connections: args.run.max_connections_or(None),
         sessions: args.run.sessions_or(None),
+        proxy: None,
     };
     let mut forwards = Vec::new();
     if let Some(remote_port) = args.remote_port {
@@ -133,6 +140,7 @@ pub fn from_config(forwards: Vec<NamedForward>, run: &RunArgs) -> Vec<Planned> {
             remote_host: forward.remote_host,
             remote_port: forward.remote_port,
             bind: forward.bind,
+            proxy: forward.proxy,
         })
         .collect()
 }

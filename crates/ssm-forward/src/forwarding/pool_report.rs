@@ -16,7 +16,7 @@ use super::supervisor::{
 
 /// Starts the forward's sessions (the pool calls it, one start at a time).
 #[derive(Debug, Clone)]
-pub(super) struct Starter {
+pub(crate) struct Starter {
     inner: Arc<StarterInner>,
 }
 
@@ -29,7 +29,7 @@ struct StarterInner {
 }
 
 impl Starter {
-    pub(super) fn new(spec: &ForwardSpec, service: Service, events: EventSink) -> Self {
+    pub(crate) fn new(spec: &ForwardSpec, service: Service, events: EventSink) -> Self {
         let inner = StarterInner {
             spec: Mutex::new(spec.clone()),
             service,
@@ -43,7 +43,7 @@ impl Starter {
     /// One session start within the start deadline; when the target
     /// stops taking sessions and another is found, straight on with that
     /// one.
-    pub(super) async fn start(self) -> Result<Session, StartError> {
+    pub(crate) async fn start(self) -> Result<Session, StartError> {
         let service = &self.inner.service;
         let deadline = service.restart.start_deadline;
         loop {
@@ -100,7 +100,7 @@ impl Starter {
 /// forward's [`Health`]: failed starts and sessions that failed before
 /// they proved healthy count against it; a healthy session, or one the
 /// service ended normally, resets it. Ends when the pool is gone.
-pub(super) async fn report(
+pub(crate) async fn report(
     mut pool: mpsc::UnboundedReceiver<PoolEvent<StartError>>,
     name: String,
     max: usize,

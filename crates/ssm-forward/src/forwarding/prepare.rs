@@ -53,6 +53,7 @@ pub async fn prepare(planned: Vec<Planned>) -> Result<Vec<Prepared>, Fatal> {
             reason: forward.reason.clone(),
             max_connections: forward.max_connections,
             sessions: forward.sessions,
+            proxy: forward.proxy.clone(),
         };
         let listener = bind(&spec).await?;
         let spec = ForwardSpec {

@@ -31,6 +31,10 @@ pub struct Watched {
     pub sessions: Vec<String>,
     /// The forward's most sessions (`--sessions`).
     pub max_sessions: usize,
+    /// A local proxy: ready once it listens (its sessions start with
+    /// each destination's first connection), and one destination's
+    /// failure is never fatal to it.
+    pub proxy: bool,
 }
 
 /// Why the runner stopped.
@@ -104,6 +108,12 @@ fn check_first_start(forward: &mut Watched, event: &ForwardEvent) -> Result<(), 
     if forward.first_session.is_some() {
         return Ok(());
     }
+    if forward.proxy {
+        if let ForwardEvent::Listening { .. } = event {
+            forward.first_session = Some(String::new());
+        }
+        return Ok(());
+    }
     match event {
         ForwardEvent::SessionUp { session_id, .. } => {
             forward.first_session = Some(session_id.clone());
@@ -134,6 +144,7 @@ fn check_failing(event: &ForwardEvent) -> Result<(), Fatal> {
 /// Keeps the forward's list of sessions up; true when it changed.
 fn track_sessions(forward: &mut Watched, event: &ForwardEvent) -> bool {
     match event {
+        ForwardEvent::Proxied { event, .. } => track_sessions(forward, event),
         ForwardEvent::SessionUp { session_id, .. } => {
             forward.sessions.push(session_id.clone());
             true
@@ -186,6 +197,7 @@ mod tests {
             first_session: None,
             sessions: Vec::new(),
             max_sessions: 1,
+            proxy: false,
         }
     }
 

@@ -60,8 +60,11 @@ pub struct ForwardSpec {
     /// Most local connections served at once; more are closed at once.
     pub max_connections: usize,
     /// Most sessions the forward spreads its connections over (at least
-    /// 1; `--sessions`).
+    /// 1; `--sessions`); for a proxy, per destination.
     pub sessions: usize,
+    /// A local HTTP/SOCKS5 proxy (`ssm-forward proxy`) instead of one
+    /// remote port: `remote_host` and `remote_port` are then unused.
+    pub proxy: Option<crate::local_proxy::ProxySpec>,
 }
 
 impl ForwardSpec {
@@ -80,6 +83,9 @@ impl ForwardSpec {
     /// `host:port` as the target dials it (`localhost:port` for the
     /// target itself).
     pub fn remote(&self) -> String {
+        if self.proxy.is_some() {
+            return crate::local_proxy::REMOTE_LABEL.to_owned();
+        }
         match self.remote_host.as_deref() {
             Some(host) if host.contains(':') => format!("[{host}]:{}", self.remote_port),
             Some(host) => format!("{host}:{}", self.remote_port),
@@ -207,6 +213,16 @@ pub enum ForwardEvent {
         /// Forward name.
         name: String,
     },
+    /// Something that happened to one destination of a local proxy
+    /// (`event` names the proxy and the destination, `PROXY → host:port`).
+    Proxied {
+        /// The proxy's name.
+        name: String,
+        /// The destination, `host:port`.
+        destination: String,
+        /// What happened there.
+        event: Box<ForwardEvent>,
+    },
     /// A forwarded connection failed.
     ConnectionFailed {
         /// Forward name.
@@ -235,6 +251,7 @@ impl ForwardEvent {
             | Self::ConnectionsRefused { name, .. }
             | Self::Failing { name, .. }
             | Self::Recovered { name, .. }
+            | Self::Proxied { name, .. }
             | Self::ConnectionFailed { name, .. } => name,
         }
     }
@@ -356,7 +373,7 @@ pub async fn run(
 /// The pool a forward keeps: `spec.sessions` at most, one kept up, the
 /// others closed after [`POOL_IDLE_CLOSE`]; failed starts retried with
 /// the restart backoff.
-fn pool_policy(spec: &ForwardSpec, restart: &RestartPolicy) -> PoolPolicy {
+pub(crate) fn pool_policy(spec: &ForwardSpec, restart: &RestartPolicy) -> PoolPolicy {
     PoolPolicy {
         min_sessions: 1,
         max_sessions: spec.sessions.max(1),
@@ -370,7 +387,7 @@ fn pool_policy(spec: &ForwardSpec, restart: &RestartPolicy) -> PoolPolicy {
 }
 
 /// The forward's connection limit, reported as [`ForwardEvent::ConnectionsRefused`].
-fn connection_limit(spec: &ForwardSpec, events: &EventSink) -> serve::ConnectionLimit {
+pub(crate) fn connection_limit(spec: &ForwardSpec, events: &EventSink) -> serve::ConnectionLimit {
     let name = spec.name.clone();
     let events = events.clone();
     serve::ConnectionLimit::new(spec.max_connections, move |limit| {
@@ -452,7 +469,7 @@ pub fn linger(session: &Session) -> Duration {
 /// reported failing (shared with the connection tasks, which then close
 /// new connections at once while no session is up).
 #[derive(Debug)]
-pub(super) struct Health {
+pub(crate) struct Health {
     name: String,
     limit: u32,
     failures: AtomicU32,
@@ -460,7 +477,7 @@ pub(super) struct Health {
 }
 
 impl Health {
-    fn new(name: &str, policy: &RestartPolicy) -> Self {
+    pub(crate) fn new(name: &str, policy: &RestartPolicy) -> Self {
         Self {
             name: name.to_owned(),
             limit: policy.max_failed_sessions.max(1),
@@ -499,7 +516,7 @@ impl Health {
 
 /// Why a session start failed.
 #[derive(Debug)]
-pub(super) enum StartError {
+pub(crate) enum StartError {
     /// The start failed.
     Failed(ssm_client::Error),
     /// The start took longer than [`RestartPolicy::start_deadline`].
@@ -550,6 +567,6 @@ fn start_failure_text(error: &ssm_client::Error) -> String {
 
 /// Resolves once shutdown is requested (or its sender is gone). Holds no
 /// borrow of the channel afterwards, so the caller's future stays `Send`.
-pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
