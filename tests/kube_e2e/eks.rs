@@ -47,6 +47,9 @@ pub(crate) enum Mode {
     Direct,
     /// `eks connect --via-proxy` (privoxy, proxy-url).
     Proxy,
+    /// `eks connect --via-local-proxy` (ssm-forward's own proxy is the
+    /// proxy-url; nothing in the cluster).
+    LocalProxy,
 }
 
 /// The running pieces; children are killed on drop.
@@ -74,7 +77,7 @@ impl EksLab {
             .await
             .expect("API server starts");
         let privoxy = match mode {
-            Mode::Direct => None,
+            Mode::Direct | Mode::LocalProxy => None,
             Mode::Proxy => Some(start_privoxy(&tools, dir.path()).await),
         };
         let sim = start_sim(mode, &pki, &api).await.expect("simulator starts");
@@ -305,7 +308,7 @@ async fn start_privoxy(tools: &Tools, dir: &Path) -> Privoxy {
 async fn start_sim(mode: Mode, pki: &Pki, api: &ApiServer) -> std::io::Result<Simulator> {
     let endpoint = match mode {
         Mode::Direct => EKS_HOST.to_owned(),
-        Mode::Proxy => format!("{EKS_HOST}:{}", api.addr.port()),
+        Mode::Proxy | Mode::LocalProxy => format!("{EKS_HOST}:{}", api.addr.port()),
     };
     let cluster = ClusterConfig::new(CLUSTER)
         .with_endpoint_host(&endpoint)
@@ -321,6 +324,8 @@ async fn start_sim(mode: Mode, pki: &Pki, api: &ApiServer) -> std::io::Result<Si
     match mode {
         Mode::Direct => overrides.insert(EKS_HOST.into(), api.addr.to_string()),
         Mode::Proxy => overrides.insert(PRIVOXY_HOST.into(), "127.0.0.1".into()),
+        // The agent resolves the endpoint's name (to the API server here).
+        Mode::LocalProxy => overrides.insert(EKS_HOST.into(), "127.0.0.1".into()),
     };
     Simulator::start(config).await
 }

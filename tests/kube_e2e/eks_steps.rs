@@ -122,6 +122,48 @@ async fn eks_connect_proxy_mode() {
     report("eks proxy mode", "passed", started.elapsed());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl; run by tests/kube_e2e.ci.sh"]
+async fn eks_connect_via_local_proxy() {
+    let started = Instant::now();
+    let lab = EksLab::start(Mode::LocalProxy).await;
+    let (kubeconfig, original) = existing_kubeconfig(lab.dir());
+    let mut connected = lab.connect(&kubeconfig, &["--via-local-proxy"]).await;
+    let written = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
+    let server = format!("server: https://{EKS_HOST}:{}", lab.api.addr.port());
+    assert!(written.contains(&server), "{written}");
+    assert!(
+        written.contains("proxy-url: http://127.0.0.1:"),
+        "{written}"
+    );
+    get_namespaces(&lab, &connected).await;
+    parallel_kubectl(&lab, &connected).await;
+    let sessions = lab.sim.sessions();
+    let hosts: Vec<String> = sessions
+        .iter()
+        .filter_map(|s| s.parameters.get("host").and_then(|h| h.first()).cloned())
+        .collect();
+    assert!(
+        !hosts.is_empty() && hosts.iter().all(|host| host == EKS_HOST),
+        "sessions go to the endpoint only: {hosts:?}\n{}",
+        lab.diagnostics(&connected)
+    );
+    report(
+        "ssm-forward's local proxy",
+        &format!(
+            "{} session(s), all to {EKS_HOST}, for {} kubectl runs",
+            hosts.len(),
+            PARALLEL + 1
+        ),
+        Duration::ZERO,
+    );
+    let code = connected.interrupt().await;
+    assert_eq!(code, 0, "{}", connected.process.transcript());
+    let after = std::fs::read_to_string(&kubeconfig).expect("kubeconfig");
+    assert_ne!(after, original, "the context stays without --cleanup");
+    report("eks local proxy mode", "passed", started.elapsed());
+}
+
 /// Runs kubectl on the connected context; panics with diagnostics when it
 /// fails.
 async fn kubectl(lab: &EksLab, connected: &Connected, what: &str, args: &[&str]) -> Outcome {

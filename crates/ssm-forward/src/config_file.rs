@@ -20,6 +20,7 @@
 //! eks_cluster = "prod"
 //! kubeconfig = true                  # or a context name; default ssm-CLUSTER
 //! via_proxy = "10.100.37.12:8118"    # proxy mode; omit: the cluster endpoint:443
+//! # via_local_proxy = true           # proxy mode through ssm-forward's own local proxy
 //! kubeconfig_path = "~/.kube/prod"   # use_context = true, cleanup = true likewise
 //! ```
 //!
@@ -76,6 +77,9 @@ pub struct ForwardEntry {
     pub kubeconfig_path: Option<PathBuf>,
     /// With `kubeconfig`: proxy mode through this `HOST:PORT` in the VPC.
     pub via_proxy: Option<String>,
+    /// With `kubeconfig`: proxy mode through ssm-forward's own local
+    /// proxy (no proxy in the VPC).
+    pub via_local_proxy: Option<bool>,
     /// With `kubeconfig`: make the context current.
     pub use_context: Option<bool>,
     /// With `kubeconfig`: take the context back out when `up` stops.
@@ -119,6 +123,8 @@ pub struct EksContext {
     pub kubeconfig_path: Option<PathBuf>,
     /// Proxy mode's proxy; `None`: direct mode (the cluster endpoint).
     pub via_proxy: Option<(String, u16)>,
+    /// Proxy mode through ssm-forward's own local proxy.
+    pub via_local_proxy: bool,
     /// The `local_port` given; `None`: the port derived from the cluster
     /// name (a free one if it is taken).
     pub local_port: Option<u16>,
@@ -408,11 +414,16 @@ fn eks_context(entry: &ForwardEntry, bind: IpAddr) -> Result<Option<EksContext>,
         Some(text) => Some(parse_host_port(text).map_err(|error| format!("via_proxy: {error}"))?),
         None => None,
     };
+    let via_local_proxy = entry.via_local_proxy.unwrap_or(false);
+    if via_local_proxy && via_proxy.is_some() {
+        return Err("set either via_proxy or via_local_proxy, not both".into());
+    }
     Ok(Some(EksContext {
         cluster,
         context,
         kubeconfig_path: entry.kubeconfig_path.clone(),
         via_proxy,
+        via_local_proxy,
         local_port: entry.local_port,
         use_context: entry.use_context.unwrap_or(false),
         cleanup: entry.cleanup.unwrap_or(false),
@@ -424,6 +435,7 @@ fn no_eks_keys(entry: &ForwardEntry) -> Result<(), String> {
     let present = [
         ("kubeconfig_path", entry.kubeconfig_path.is_some()),
         ("via_proxy", entry.via_proxy.is_some()),
+        ("via_local_proxy", entry.via_local_proxy.is_some()),
         ("use_context", entry.use_context.is_some()),
         ("cleanup", entry.cleanup.is_some()),
     ];

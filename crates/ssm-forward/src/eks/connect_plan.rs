@@ -25,6 +25,22 @@ use crate::forwarding::{Hooks, plan::Planned};
 use crate::output;
 use crate::targets::TargetSelector;
 
+/// The local proxy of `--via-local-proxy`: the cluster's endpoint and
+/// nothing else.
+fn endpoint_only_proxy(cluster: &ClusterInfo) -> crate::local_proxy::ProxySpec {
+    let endpoint = format!("{}:{}", cluster.endpoint_host, cluster.endpoint_port);
+    let allow = ssm_proxy_handshake::rules::Rule::parse(&endpoint)
+        .map(|rule| vec![rule])
+        .unwrap_or_default();
+    crate::local_proxy::ProxySpec {
+        rules: ssm_proxy_handshake::rules::Rules {
+            allow,
+            deny: Vec::new(),
+        },
+        ..crate::local_proxy::ProxySpec::default()
+    }
+}
+
 /// Where default local ports are taken from (stable per cluster name).
 pub const DEFAULT_PORTS: std::ops::Range<u16> = 20000..30000;
 
@@ -48,6 +64,9 @@ pub struct ConnectSpec {
     pub local_port: Option<u16>,
     /// Proxy mode: the proxy in the VPC; `None`: direct mode.
     pub via_proxy: Option<(String, u16)>,
+    /// Proxy mode through ssm-forward's own local proxy (allowing only
+    /// the endpoint) instead of a proxy in the VPC.
+    pub via_local_proxy: bool,
     /// Make the context current.
     pub use_context: bool,
     /// Take the context back out when the forward stops.
@@ -73,6 +92,7 @@ impl ConnectSpec {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: None,
             via_proxy: None,
+            via_local_proxy: false,
             use_context: false,
             cleanup: false,
             aws: AwsOptions::default(),
@@ -157,25 +177,26 @@ impl ConnectPlan {
             Some((host, port)) => (host.clone(), *port),
             None => (cluster.endpoint_host.clone(), cluster.endpoint_port),
         };
+        let proxy = spec.via_local_proxy.then(|| endpoint_only_proxy(&cluster));
         let context = spec.context_name();
         let planned = Planned {
             name: spec.name.clone().unwrap_or_else(|| context.clone()),
             target: TargetSelector::EksCluster(spec.cluster.clone()),
-            remote_host: Some(remote_host),
-            remote_port,
+            remote_host: proxy.is_none().then_some(remote_host),
+            remote_port: if proxy.is_some() { 0 } else { remote_port },
             bind: SocketAddr::new(spec.bind, local_port),
             aws: spec.aws.clone(),
             reason: spec.reason.clone(),
             max_connections: spec.max_connections,
             sessions: spec.sessions,
-            proxy: None,
+            proxy,
         };
         Self {
             cluster,
             context,
             kubeconfig,
             planned,
-            via_proxy: spec.via_proxy.is_some(),
+            via_proxy: spec.via_proxy.is_some() || spec.via_local_proxy,
             use_context: spec.use_context,
             cleanup: spec.cleanup,
             token,
@@ -417,6 +438,31 @@ mod tests {
             "{yaml}"
         );
         assert!(yaml.contains("proxy-url: http://127.0.0.1:8118"), "{yaml}");
+    }
+
+    #[test]
+    fn local_proxy_mode_allows_only_the_endpoint_and_sets_proxy_url() {
+        let spec = ConnectSpec {
+            via_local_proxy: true,
+            ..ConnectSpec::new("prod")
+        };
+        let plan = ConnectPlan::from_cluster(&spec, cluster(), "/k".into(), token(), 0);
+        let proxy = plan.planned.proxy.as_ref().expect("a local proxy");
+        let endpoint = ssm_proxy_handshake::Destination::parse(
+            "ABC.gr7.eu-west-1.eks.amazonaws.com:443",
+            None,
+        )
+        .unwrap();
+        assert!(proxy.rules.check(&endpoint).is_ok());
+        let elsewhere = ssm_proxy_handshake::Destination::parse("10.0.0.1:443", None).unwrap();
+        assert!(proxy.rules.check(&elsewhere).is_err(), "only the endpoint");
+        assert!(plan.via_proxy);
+        let yaml = plan.entries(8118).to_yaml().unwrap();
+        assert!(yaml.contains("proxy-url: http://127.0.0.1:8118"), "{yaml}");
+        assert!(
+            yaml.contains("server: https://ABC.gr7.eu-west-1.eks.amazonaws.com"),
+            "{yaml}"
+        );
     }
 
     #[test]

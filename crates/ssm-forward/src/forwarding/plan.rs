@@ -163,6 +163,7 @@ pub fn connect_specs(forwards: &[NamedForward], planned: &[Planned]) -> Vec<(usi
                 bind: planned.bind.ip(),
                 local_port: eks.local_port,
                 via_proxy: eks.via_proxy.clone(),
+                via_local_proxy: eks.via_local_proxy,
                 use_context: eks.use_context,
                 cleanup: eks.cleanup,
                 aws: planned.aws.clone(),

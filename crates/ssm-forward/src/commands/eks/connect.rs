@@ -51,6 +51,10 @@ pub struct Args {
     /// proxy-url, instead of forwarding to the endpoint itself.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
     pub via_proxy: Option<(String, u16)>,
+    /// Proxy mode without a proxy in the cluster: ssm-forward itself is
+    /// kubectl's proxy-url (a local proxy that allows only the endpoint).
+    #[arg(long, conflicts_with = "via_proxy")]
+    pub via_local_proxy: bool,
     /// Make the context kubectl's current context.
     #[arg(long)]
     pub use_context: bool,
@@ -108,6 +112,7 @@ fn spec(args: &Args) -> ConnectSpec {
         kubeconfig: args.kubeconfig.clone(),
         local_port: args.local_port,
         via_proxy: args.via_proxy.clone(),
+        via_local_proxy: args.via_local_proxy,
         use_context: args.use_context,
         cleanup: args.cleanup,
         aws: args.aws.options(),
