@@ -30,7 +30,7 @@ pub use local_forward::{LocalForward, parse_bind};
 /// Forward local TCP ports through AWS Session Manager, natively (no AWS
 /// CLI, no session-manager-plugin).
 #[derive(Debug, Parser)]
-#[command(name = "ssm-forward", version, after_help = AFTER_HELP)]
+#[command(name = "ssm-forward", version = VERSION, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Logging flags (valid everywhere).
     #[command(flatten)]
@@ -42,6 +42,14 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// `--version`: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SSM_FORWARD_COMMIT"),
+    ")"
+);
 
 /// Examples and exit statuses, shown after the flags in `--help`.
 const AFTER_HELP: &str = "\

@@ -287,7 +287,11 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<NamedForward>, ConfigError> {
         path: path.into(),
         error: error.to_string().trim_end().to_owned(),
     })?;
-    if let Some(name) = file.proxies.keys().find(|name| file.forwards.contains_key(*name)) {
+    if let Some(name) = file
+        .proxies
+        .keys()
+        .find(|name| file.forwards.contains_key(*name))
+    {
         return Err(ConfigError::Entry {
             path: path.into(),
             name: name.clone(),

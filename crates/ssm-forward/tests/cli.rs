@@ -714,3 +714,29 @@ async fn session_tokens_never_reach_the_logs_even_at_trace_level() {
         assert!(leaks.is_empty(), "a session token was logged: {leaks:#?}");
     }
 }
+
+/// `--version` names the commit the binary was built from (the checkout
+/// the tests run in; "commit unknown" only without git).
+#[tokio::test]
+async fn version_names_the_git_commit() {
+    let scratch = Scratch::new();
+    let mut command = ssm_forward(&scratch);
+    command.arg("--version");
+    let (code, stdout, _) = run_to_end(&mut command).await;
+    assert_eq!(code, 0);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    let expected = match head {
+        Some(commit) => format!("commit {commit}"),
+        None => "commit unknown".to_owned(),
+    };
+    assert_eq!(
+        stdout.trim(),
+        format!("ssm-forward {} ({expected})", env!("CARGO_PKG_VERSION"))
+    );
+}

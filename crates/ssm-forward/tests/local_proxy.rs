@@ -159,31 +159,72 @@ async fn curl_reaches_two_destinations_through_http_and_socks5_on_a_session_each
     let socks = proxy.to_string();
     let cases: [(Vec<String>, &str); 4] = [
         // Absolute-form GET through the HTTP proxy.
-        (vec!["--proxy".into(), http.clone(), "http://web-a.internal/one".into()], "a /one"),
+        (
+            vec![
+                "--proxy".into(),
+                http.clone(),
+                "http://web-a.internal/one".into(),
+            ],
+            "a /one",
+        ),
         // CONNECT through the HTTP proxy.
         (
-            vec!["--proxytunnel".into(), "--proxy".into(), http, "http://web-b.internal/two".into()],
+            vec![
+                "--proxytunnel".into(),
+                "--proxy".into(),
+                http,
+                "http://web-b.internal/two".into(),
+            ],
             "b /two",
         ),
         // SOCKS5 with the name resolved on the far side.
-        (vec!["--socks5-hostname".into(), socks.clone(), "http://web-a.internal/three".into()], "a /three"),
-        (vec!["--socks5-hostname".into(), socks, "http://web-b.internal:80/four".into()], "b /four"),
+        (
+            vec![
+                "--socks5-hostname".into(),
+                socks.clone(),
+                "http://web-a.internal/three".into(),
+            ],
+            "a /three",
+        ),
+        (
+            vec![
+                "--socks5-hostname".into(),
+                socks,
+                "http://web-b.internal:80/four".into(),
+            ],
+            "b /four",
+        ),
     ];
     for (args, expected) in cases {
         let Some((code, body, stderr)) = curl(&args).await else {
             return;
         };
-        assert_eq!((code, body.as_str()), (0, expected), "curl {args:?}: {stderr}\n{}", child.transcript());
+        assert_eq!(
+            (code, body.as_str()),
+            (0, expected),
+            "curl {args:?}: {stderr}\n{}",
+            child.transcript()
+        );
     }
     let sessions = lab.sessions_by_host();
     assert_eq!(
         sessions,
-        BTreeMap::from([("web-a.internal".to_owned(), 1), ("web-b.internal".to_owned(), 1)]),
+        BTreeMap::from([
+            ("web-a.internal".to_owned(), 1),
+            ("web-b.internal".to_owned(), 1)
+        ]),
         "one session per destination, shared by its connections"
     );
-    child.wait_stderr("proxy → web-b.internal:80: session").await;
+    child
+        .wait_stderr("proxy → web-b.internal:80: session")
+        .await;
     child.signal("TERM");
-    assert_eq!(child.exit(WAIT).await.code(), Some(0), "{}", child.transcript());
+    assert_eq!(
+        child.exit(WAIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
 }
 
 /// Sends a SOCKS5 CONNECT for `host:port`; returns the reply code and
@@ -222,7 +263,11 @@ async fn refusals_get_the_reply_their_protocol_has_for_them() {
     let (web_a, _) = web_server("a").await;
     let closed = closed_port().await;
     let lab = Lab::start(
-        &[("web-a.internal", web_a), ("closed.internal", closed), ("secret.internal", web_a)],
+        &[
+            ("web-a.internal", web_a),
+            ("closed.internal", closed),
+            ("secret.internal", web_a),
+        ],
         &["forbidden.internal"],
     )
     .await;
@@ -231,27 +276,42 @@ async fn refusals_get_the_reply_their_protocol_has_for_them() {
     // Denied by the rules: 403 / 0x02, and no session is started.
     let denied = http_connect(proxy, "secret.internal:80").await;
     assert!(denied.starts_with("HTTP/1.1 403"), "{denied}");
-    assert!(denied.contains("denied by --deny secret.internal"), "{denied}");
+    assert!(
+        denied.contains("denied by --deny secret.internal"),
+        "{denied}"
+    );
     assert_eq!(socks_connect(proxy, "secret.internal", 80).await.0, 0x02);
-    assert!(lab.sim.sessions().is_empty(), "a denied destination started a session");
+    assert!(
+        lab.sim.sessions().is_empty(),
+        "a denied destination started a session"
+    );
 
     // The instance cannot connect: 502 / 0x05, with the reason.
     let refused = http_connect(proxy, "closed.internal:80").await;
     assert!(refused.starts_with("HTTP/1.1 502"), "{refused}");
-    assert!(refused.contains("could not connect to closed.internal:80"), "{refused}");
+    assert!(
+        refused.contains("could not connect to closed.internal:80"),
+        "{refused}"
+    );
     assert_eq!(socks_connect(proxy, "closed.internal", 80).await.0, 0x05);
 
     // IAM does not allow the host: 502 / 0x01 with AWS's reason.
     let forbidden = http_connect(proxy, "forbidden.internal:443").await;
     assert!(forbidden.starts_with("HTTP/1.1 502"), "{forbidden}");
     assert!(forbidden.contains("not authorized"), "{forbidden}");
-    assert_eq!(socks_connect(proxy, "forbidden.internal", 443).await.0, 0x01);
+    assert_eq!(
+        socks_connect(proxy, "forbidden.internal", 443).await.0,
+        0x01
+    );
     child.wait_stderr("forbidden.internal:443").await;
 
     // The other destinations' sessions are not touched: web-a works.
     let (code, mut socket) = socks_connect(proxy, "web-a.internal", 80).await;
     assert_eq!(code, 0);
-    socket.write_all(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    socket
+        .write_all(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = String::new();
     socket.read_to_string(&mut answer).await.unwrap();
     assert!(answer.ends_with("a /after"), "{answer}");
@@ -259,9 +319,17 @@ async fn refusals_get_the_reply_their_protocol_has_for_them() {
         .sim
         .sessions()
         .into_iter()
-        .filter(|s| s.parameters.get("host").is_some_and(|h| h[0] == "closed.internal"))
+        .filter(|s| {
+            s.parameters
+                .get("host")
+                .is_some_and(|h| h[0] == "closed.internal")
+        })
         .collect::<Vec<_>>();
-    assert_eq!(closed_sessions.len(), 1, "the refused destination kept one session");
+    assert_eq!(
+        closed_sessions.len(),
+        1,
+        "the refused destination kept one session"
+    );
     assert!(
         !closed_sessions[0].status.is_over(),
         "a refused dial does not end the destination's session"
@@ -275,7 +343,12 @@ async fn refusals_get_the_reply_their_protocol_has_for_them() {
     assert!(rest.is_empty(), "closed without an answer");
     child.wait_stderr("speaks neither HTTP nor SOCKS5").await;
     child.signal("TERM");
-    assert_eq!(child.exit(WAIT).await.code(), Some(0), "{}", child.transcript());
+    assert_eq!(
+        child.exit(WAIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +369,8 @@ async fn fifty_connections_to_five_destinations_share_five_sessions() {
             let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i * 7 + n) as u8).collect();
             let (mut read, mut write) = socket.split();
             let mut back = vec![0u8; data.len()];
-            let (written, echoed) = tokio::join!(write.write_all(&data), read.read_exact(&mut back));
+            let (written, echoed) =
+                tokio::join!(write.write_all(&data), read.read_exact(&mut back));
             written.unwrap();
             echoed.unwrap();
             assert!(back == data, "{host}: the echo differs");
@@ -308,12 +382,24 @@ async fn fifty_connections_to_five_destinations_share_five_sessions() {
         }
     })
     .await;
-    assert!(all.is_ok(), "50 connections did not finish\n{}", child.transcript());
+    assert!(
+        all.is_ok(),
+        "50 connections did not finish\n{}",
+        child.transcript()
+    );
     let sessions = lab.sessions_by_host();
     assert_eq!(sessions.len(), 5, "{sessions:?}");
-    assert!(sessions.values().all(|n| *n == 1), "5 sessions, not 50: {sessions:?}");
+    assert!(
+        sessions.values().all(|n| *n == 1),
+        "5 sessions, not 50: {sessions:?}"
+    );
     child.signal("TERM");
-    assert_eq!(child.exit(WAIT).await.code(), Some(0), "{}", child.transcript());
+    assert_eq!(
+        child.exit(WAIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,7 +409,10 @@ async fn idle_destinations_close_their_sessions() {
     let (mut child, proxy) = lab.proxy(&["--idle-close", "1"]).await;
     let (code, mut socket) = socks_connect(proxy, "web-a.internal", 80).await;
     assert_eq!(code, 0);
-    socket.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    socket
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = String::new();
     socket.read_to_string(&mut answer).await.unwrap();
     drop(socket);
@@ -333,19 +422,30 @@ async fn idle_destinations_close_their_sessions() {
         .wait_for(&session, WAIT, |s| s.status.is_over())
         .await
         .expect("known");
-    assert!(ended.status.is_over(), "the idle session was not closed: {ended:?}");
+    assert!(
+        ended.status.is_over(),
+        "the idle session was not closed: {ended:?}"
+    );
     child.wait_stderr("closed after idle").await;
 
     // The next connection starts a new one.
     let (code, mut socket) = socks_connect(proxy, "web-a.internal", 80).await;
     assert_eq!(code, 0);
-    socket.write_all(b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    socket
+        .write_all(b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = String::new();
     socket.read_to_string(&mut answer).await.unwrap();
     assert!(answer.ends_with("a /again"), "{answer}");
     assert_eq!(lab.sim.sessions().len(), 2);
     child.signal("TERM");
-    assert_eq!(child.exit(WAIT).await.code(), Some(0), "{}", child.transcript());
+    assert_eq!(
+        child.exit(WAIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,9 +454,16 @@ async fn print_env_names_the_proxy_for_http_and_socks() {
     let (mut child, proxy) = lab.proxy(&["--print-env"]).await;
     let line = child.wait_stdout("export").await;
     assert!(
-        line.contains(&format!("export HTTPS_PROXY=http://{proxy} ALL_PROXY=socks5h://{proxy}")),
+        line.contains(&format!(
+            "export HTTPS_PROXY=http://{proxy} ALL_PROXY=socks5h://{proxy}"
+        )),
         "{line}"
     );
     child.signal("TERM");
-    assert_eq!(child.exit(WAIT).await.code(), Some(0), "{}", child.transcript());
+    assert_eq!(
+        child.exit(WAIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
 }

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssm_client::{ApiErrorKind, ClientConfig, Session, SessionApi, StartSessionRequest};
-use tokio::io::AsyncReadExt as _;
 
 use super::denied;
 use super::report::Check;
+use crate::serve::settle::{Settled, settle};
 
-/// How long the probe's connection waits for the destination to refuse
-/// or close it; quiet after that counts as connected (many protocols
-/// wait for the client to speak first).
-const CONNECT_VERDICT: Duration = Duration::from_secs(2);
+/// Longest the probe's connection waits for the agent to take it (see
+/// [`settle`]: once it did and no refusal followed, it counts as
+/// connected; many protocols wait for the client to speak first).
+const CONNECT_VERDICT: Duration = Duration::from_secs(5);
 
 /// Where the probe goes.
 #[derive(Debug, Clone)]
@@ -94,8 +94,7 @@ async fn connect(session: &Session, destination: &Destination) -> Check {
                 .took(at.elapsed());
         }
     };
-    let mut first = [0u8; 1];
-    let verdict = tokio::time::timeout(CONNECT_VERDICT, stream.read(&mut first)).await;
+    let verdict = settle(&mut stream, CONNECT_VERDICT).await;
     let elapsed = at.elapsed();
     let refused = |why: String| {
         Check::fail(
@@ -109,12 +108,14 @@ async fn connect(session: &Session, destination: &Destination) -> Check {
         .took(elapsed)
     };
     match verdict {
-        Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+        Settled::Failed(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             refused("refused the target's connection".into())
         }
-        Ok(Err(error)) => refused(format!("failed: {error}")),
-        Ok(Ok(0)) => refused("closed the connection at once".into()),
-        Ok(Ok(_)) | Err(_) => Check::pass(
+        Settled::Failed(error) => refused(format!("failed: {error}")),
+        Settled::Answered(first) if first.is_empty() => {
+            refused("closed the connection at once".into())
+        }
+        Settled::Answered(_) | Settled::Quiet => Check::pass(
             "probe connect",
             format!("connected to {remote} through the target"),
         )

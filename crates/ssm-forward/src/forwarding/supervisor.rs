@@ -221,7 +221,7 @@ pub enum ForwardEvent {
         /// The destination, `host:port`.
         destination: String,
         /// What happened there.
-        event: Box<ForwardEvent>,
+        event: Box<Self>,
     },
     /// A forwarded connection failed.
     ConnectionFailed {

@@ -1,21 +1,18 @@
 //! One client of the proxy: its request, the rules, a stream to the
 //! destination, the reply, the copy.
 //!
-//! The reply waits until the instance has had its chance to refuse: the
-//! agent dials the destination when the stream's first message reaches
-//! it, and says so (ConnectToPortError) only when the dial fails. So the
-//! proxy replies once the agent acknowledged the stream and
-//! [`DIAL_GRACE`] passed without a refusal, or as soon as the destination
-//! sends something (servers that speak first), at most [`SETTLE_LIMIT`]
-//! after the stream opened. A destination that cannot be reached is then
-//! a `502` / SOCKS `0x05` with the reason instead of a tunnel that closes.
+//! The reply waits until the instance has had its chance to refuse
+//! ([`settle`]: the agent acknowledged the stream and no refusal came
+//! within a short grace, or the destination spoke first), at most
+//! [`SETTLE_LIMIT`]. A destination that cannot be reached is then a `502`
+//! / SOCKS `0x05` with the reason instead of a tunnel that closes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ssm_client::PoolStream;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tracing::debug;
 
@@ -24,16 +21,12 @@ use super::destinations::Destinations;
 use super::handshake::{self, ReadFailure, Refusal, Request};
 use crate::forwarding::supervisor::{EventSink, ForwardEvent, linger};
 use crate::serve;
+use crate::serve::settle::{self, Settled};
 
 /// Longest a client may take to send its request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// After the agent acknowledged the stream: how long a refusal of the
-/// dial has to arrive (a dial inside a VPC takes milliseconds).
-pub(super) const DIAL_GRACE: Duration = Duration::from_millis(100);
 /// Longest wait for the agent's acknowledgement before replying anyway.
-pub(super) const SETTLE_LIMIT: Duration = Duration::from_secs(5);
-/// How often the wait looks at the acknowledgement.
-const SETTLE_POLL: Duration = Duration::from_millis(5);
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// What every connection of one proxy shares.
 #[derive(Debug)]
@@ -58,23 +51,24 @@ impl Context {
 
 /// Serves one client connection to the end.
 pub(super) async fn serve(mut socket: TcpStream, peer: SocketAddr, context: Arc<Context>) {
-    if !context
-        .proxy
-        .client_allowed(context.listen.ip(), peer.ip())
-    {
+    if !context.proxy.client_allowed(context.listen.ip(), peer.ip()) {
         debug!("client not allowed; closed");
         context.failed(
             peer,
             None,
-            format!("clients from {} may not use this proxy (--allow-client)", peer.ip()),
+            format!(
+                "clients from {} may not use this proxy (--allow-client)",
+                peer.ip()
+            ),
         );
         return;
     }
-    let request = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::read_request(&mut socket)).await {
-        Ok(Ok(request)) => request,
-        Ok(Err(failure)) => return report_read_failure(&context, peer, failure),
-        Err(_) => return debug!("no request within the handshake timeout; closed"),
-    };
+    let request =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::read_request(&mut socket)).await {
+            Ok(Ok(request)) => request,
+            Ok(Err(failure)) => return report_read_failure(&context, peer, failure),
+            Err(_) => return debug!("no request within the handshake timeout; closed"),
+        };
     debug!(destination = %request.destination, protocol = ?request.protocol, "request");
     if let Err(refusal) = tunnel(&mut socket, peer, &request, &context).await {
         handshake::refuse(&mut socket, &request, &refusal).await;
@@ -117,7 +111,8 @@ async fn tunnel(
     let early = settle(&mut stream, &request.first_bytes, &destination).await?;
     let session_id = stream.session().session_id().to_owned();
     debug!(session = %session_id, stream = stream.id(), "tunnel up");
-    if handshake::accept(socket, request).await.is_err() || socket.write_all(&early).await.is_err() {
+    if handshake::accept(socket, request).await.is_err() || socket.write_all(&early).await.is_err()
+    {
         return Ok(());
     }
     let linger = linger(stream.session());
@@ -129,8 +124,8 @@ async fn tunnel(
 }
 
 /// Sends the request's first bytes and waits until the destination is
-/// known to be reached (see the module doc); returns what the
-/// destination already sent.
+/// known to be reached ([`settle`]); returns what the destination
+/// already sent.
 async fn settle(
     stream: &mut PoolStream,
     first_bytes: &[u8],
@@ -147,24 +142,9 @@ async fn settle(
         }
     };
     stream.write_all(first_bytes).await.map_err(lost)?;
-    let started = Instant::now();
-    let mut acknowledged: Option<Instant> = None;
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        tokio::select! {
-            read = stream.read(&mut buffer) => {
-                let read = read.map_err(lost)?;
-                buffer.truncate(read);
-                return Ok(buffer);
-            }
-            () = tokio::time::sleep(SETTLE_POLL) => {}
-        }
-        if acknowledged.is_none() && stream.reached_agent() {
-            acknowledged = Some(Instant::now());
-        }
-        let graced = acknowledged.is_some_and(|at| at.elapsed() >= DIAL_GRACE);
-        if graced || started.elapsed() >= SETTLE_LIMIT {
-            return Ok(Vec::new());
-        }
+    match settle::settle(stream, SETTLE_LIMIT).await {
+        Settled::Answered(early) => Ok(early),
+        Settled::Quiet => Ok(Vec::new()),
+        Settled::Failed(error) => Err(lost(error)),
     }
 }

@@ -7,9 +7,7 @@
 
 use std::io;
 
-use ssm_proxy_handshake::{
-    Destination, HandshakeError, Parsed, Protocol, detect, http, socks5,
-};
+use ssm_proxy_handshake::{Destination, HandshakeError, Parsed, Protocol, detect, http, socks5};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -71,7 +69,11 @@ impl Refusal {
             Self::Busy(_) => (503, "Service Unavailable"),
             Self::NoSession(_) | Self::Unreachable(_) => (502, "Bad Gateway"),
         };
-        http::response(status, reason, &format!("ssm-forward proxy: {}", self.text()))
+        http::response(
+            status,
+            reason,
+            &format!("ssm-forward proxy: {}", self.text()),
+        )
     }
 
     fn socks(&self) -> socks5::Reply {
@@ -196,10 +198,6 @@ pub(super) async fn accept(socket: &mut TcpStream, request: &Request) -> io::Res
     match (request.protocol, request.forwarded) {
         (Protocol::Http, true) => Ok(()),
         (Protocol::Http, false) => socket.write_all(http::CONNECT_ESTABLISHED).await,
-        (Protocol::Socks5, _) => {
-            socket
-                .write_all(&socks5::Reply::Succeeded.to_bytes())
-                .await
-        }
+        (Protocol::Socks5, _) => socket.write_all(&socks5::Reply::Succeeded.to_bytes()).await,
     }
 }

@@ -4,10 +4,12 @@
 //! the plugin and the demo's web service all serve through here, so
 //! accepting, copying and stopping behave the same everywhere. Local
 //! resource limits are in `admission`, the copy (and its half-close
-//! rules) in `relay`.
+//! rules) in `relay`, and whether a new stream reached its destination in
+//! [`settle`].
 
 mod admission;
 mod relay;
+pub mod settle;
 
 use std::future::Future;
 use std::io;

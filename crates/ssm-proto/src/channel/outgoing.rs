@@ -331,7 +331,10 @@ mod tests {
         let mut outgoing = Outgoing::new(8, None);
         let early = sent_once(&mut outgoing, now);
         let mark = outgoing.next_seq();
-        assert!(!outgoing.acked_any_from(mark), "nothing sent since the mark");
+        assert!(
+            !outgoing.acked_any_from(mark),
+            "nothing sent since the mark"
+        );
         let first = sent_once(&mut outgoing, now);
         let second = sent_once(&mut outgoing, now);
         outgoing.on_ack(early, now);
