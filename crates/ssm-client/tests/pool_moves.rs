@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use ssm_client::{Error, PoolEvent, REPLAY_LIMIT, SessionPool, StartSessionRequest};
+use ssm_client::{Error, PoolEvent, PoolStream, REPLAY_LIMIT, SessionPool, StartSessionRequest};
 use ssm_sim::{Network, SimConfig, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -95,6 +95,26 @@ async fn until(what: &str, check: impl Fn() -> bool) {
     assert!(reached.is_ok(), "never happened: {what}");
 }
 
+/// Silences the network, opens a stream and writes `request` on it, has
+/// the service end the stream's session (the client cannot hear it) and
+/// brings the network back; the stream and its first session's id.
+async fn write_while_the_session_dies_unseen(
+    sim: &Simulator,
+    pool: &SessionPool,
+    request: &[u8],
+) -> (PoolStream, String) {
+    sim.set_network(Network::Frozen);
+    let mut stream = pool.open_stream().await.expect("a session takes it");
+    let victim = stream.session().session_id().to_owned();
+    tokio::time::timeout(WAIT, stream.write_all(request))
+        .await
+        .expect("the write fits the windows")
+        .expect("written");
+    sim.service().terminate_session(&victim);
+    sim.set_network(Network::Up);
+    (stream, victim)
+}
+
 /// The network goes silent, a stream opens and writes, the service ends
 /// the session (the client cannot hear it), the network comes back: the
 /// stream's session is found dead, and the stream goes on on a new one.
@@ -102,13 +122,8 @@ async fn until(what: &str, check: impl Fn() -> bool) {
 async fn a_stream_whose_session_ended_unseen_moves_to_another_session() {
     init_tracing();
     let (sim, destination, pool, _events) = setup(true).await;
-    sim.set_network(Network::Frozen);
-    let mut stream = pool.open_stream().await.expect("a session takes it");
-    let victim = stream.session().session_id().to_owned();
     let request = pattern(20 * 1024, 7);
-    stream.write_all(&request).await.expect("written");
-    sim.service().terminate_session(&victim);
-    sim.set_network(Network::Up);
+    let (mut stream, victim) = write_while_the_session_dies_unseen(&sim, &pool, &request).await;
 
     let mut back = vec![0u8; request.len()];
     tokio::time::timeout(WAIT, stream.read_exact(&mut back))
@@ -173,16 +188,8 @@ async fn a_stream_the_agent_saw_fails_rather_than_sending_twice() {
 async fn a_stream_that_wrote_past_the_replay_limit_does_not_move() {
     init_tracing();
     let (sim, destination, pool, _events) = setup(true).await;
-    sim.set_network(Network::Frozen);
-    let mut stream = pool.open_stream().await.expect("a session takes it");
-    let victim = stream.session().session_id().to_owned();
     let request = pattern(REPLAY_LIMIT + 1, 9);
-    tokio::time::timeout(WAIT, stream.write_all(&request))
-        .await
-        .expect("the write fits the windows")
-        .expect("written");
-    sim.service().terminate_session(&victim);
-    sim.set_network(Network::Up);
+    let (mut stream, _victim) = write_while_the_session_dies_unseen(&sim, &pool, &request).await;
 
     let mut buffer = [0u8; 16];
     let read = tokio::time::timeout(WAIT, stream.read(&mut buffer))

@@ -218,13 +218,7 @@ async fn curl_reaches_two_destinations_through_http_and_socks5_on_a_session_each
     child
         .wait_stderr("proxy → web-b.internal:80: session")
         .await;
-    child.signal("TERM");
-    assert_eq!(
-        child.exit(WAIT).await.code(),
-        Some(0),
-        "{}",
-        child.transcript()
-    );
+    stop(child).await;
 }
 
 /// Sends a SOCKS5 CONNECT for `host:port`; returns the reply code and
@@ -245,6 +239,29 @@ async fn socks_connect(proxy: SocketAddr, host: &str, port: u16) -> (u8, TcpStre
         .expect("a reply in time")
         .expect("a reply");
     (reply[1], socket)
+}
+
+/// `GET PATH` from `host:80` through the proxy's SOCKS5 side; the whole
+/// answer.
+async fn get_via_socks(proxy: SocketAddr, host: &str, path: &str) -> String {
+    let (code, mut socket) = socks_connect(proxy, host, 80).await;
+    assert_eq!(code, 0, "{host}");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+/// SIGTERM, then exit status 0.
+async fn stop(mut child: Child) {
+    child.signal("TERM");
+    assert_eq!(
+        child.exit(WAIT).await.code(),
+        Some(0),
+        "{}",
+        child.transcript()
+    );
 }
 
 /// Sends `CONNECT host:port`; returns the whole answer (the proxy closes
@@ -306,14 +323,7 @@ async fn refusals_get_the_reply_their_protocol_has_for_them() {
     child.wait_stderr("forbidden.internal:443").await;
 
     // The other destinations' sessions are not touched: web-a works.
-    let (code, mut socket) = socks_connect(proxy, "web-a.internal", 80).await;
-    assert_eq!(code, 0);
-    socket
-        .write_all(b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).await.unwrap();
+    let answer = get_via_socks(proxy, "web-a.internal", "/after").await;
     assert!(answer.ends_with("a /after"), "{answer}");
     let closed_sessions = lab
         .sim
@@ -342,13 +352,7 @@ async fn refusals_get_the_reply_their_protocol_has_for_them() {
     let _ = tokio::time::timeout(WAIT, socket.read_to_end(&mut rest)).await;
     assert!(rest.is_empty(), "closed without an answer");
     child.wait_stderr("speaks neither HTTP nor SOCKS5").await;
-    child.signal("TERM");
-    assert_eq!(
-        child.exit(WAIT).await.code(),
-        Some(0),
-        "{}",
-        child.transcript()
-    );
+    stop(child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +363,7 @@ async fn fifty_connections_to_five_destinations_share_five_sessions() {
     }
     let named: Vec<(&str, SocketAddr)> = hosts.iter().map(|(h, a)| (h.as_str(), *a)).collect();
     let lab = Lab::start(&named, &[]).await;
-    let (mut child, proxy) = lab.proxy(&[]).await;
+    let (child, proxy) = lab.proxy(&[]).await;
     let mut connections = tokio::task::JoinSet::new();
     for n in 0..50u32 {
         let host = format!("d{}.internal", n % 5);
@@ -393,13 +397,7 @@ async fn fifty_connections_to_five_destinations_share_five_sessions() {
         sessions.values().all(|n| *n == 1),
         "5 sessions, not 50: {sessions:?}"
     );
-    child.signal("TERM");
-    assert_eq!(
-        child.exit(WAIT).await.code(),
-        Some(0),
-        "{}",
-        child.transcript()
-    );
+    stop(child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,15 +405,8 @@ async fn idle_destinations_close_their_sessions() {
     let (web_a, _) = web_server("a").await;
     let lab = Lab::start(&[("web-a.internal", web_a)], &[]).await;
     let (mut child, proxy) = lab.proxy(&["--idle-close", "1"]).await;
-    let (code, mut socket) = socks_connect(proxy, "web-a.internal", 80).await;
-    assert_eq!(code, 0);
-    socket
-        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).await.unwrap();
-    drop(socket);
+    let answer = get_via_socks(proxy, "web-a.internal", "/").await;
+    assert!(answer.ends_with("a /"), "{answer}");
     let session = lab.sim.sessions()[0].session_id.clone();
     let ended = lab
         .sim
@@ -429,23 +420,10 @@ async fn idle_destinations_close_their_sessions() {
     child.wait_stderr("closed after idle").await;
 
     // The next connection starts a new one.
-    let (code, mut socket) = socks_connect(proxy, "web-a.internal", 80).await;
-    assert_eq!(code, 0);
-    socket
-        .write_all(b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).await.unwrap();
+    let answer = get_via_socks(proxy, "web-a.internal", "/again").await;
     assert!(answer.ends_with("a /again"), "{answer}");
     assert_eq!(lab.sim.sessions().len(), 2);
-    child.signal("TERM");
-    assert_eq!(
-        child.exit(WAIT).await.code(),
-        Some(0),
-        "{}",
-        child.transcript()
-    );
+    stop(child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,11 +437,5 @@ async fn print_env_names_the_proxy_for_http_and_socks() {
         )),
         "{line}"
     );
-    child.signal("TERM");
-    assert_eq!(
-        child.exit(WAIT).await.code(),
-        Some(0),
-        "{}",
-        child.transcript()
-    );
+    stop(child).await;
 }

@@ -11,7 +11,7 @@ use ssm_proxy_handshake::rules::{Rule, Rules};
 
 use crate::cli::RunArgs;
 use crate::errors::Fatal;
-use crate::forwarding::{self, plan::Planned};
+use crate::forwarding::{self, plan, plan::Planned};
 use crate::local_proxy::config::{MAX_DESTINATIONS, parse_listen, parse_rule};
 use crate::local_proxy::{DEFAULT_LISTEN, ProxySpec};
 use crate::targets::TargetSelector;
@@ -70,15 +70,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The one forward the flags describe.
 pub fn plan(args: &Args) -> Result<Planned, Fatal> {
-    let target = match (&args.target, &args.eks_cluster) {
-        (Some(target), _) => target.clone(),
-        (None, Some(cluster)) => TargetSelector::EksCluster(cluster.clone()),
-        (None, None) => {
-            return Err(Fatal::usage(
-                "which instance? give --target (i-…, name:NAME, tag:KEY=VALUE) or --eks-cluster NAME",
-            ));
-        }
-    };
+    let target = plan::target_of(args.target.as_ref(), args.eks_cluster.as_deref())?;
     if !args.listen.ip().is_loopback() && args.allow_client.is_empty() {
         crate::output::warning(
             "proxy_exposed",

@@ -65,15 +65,7 @@ pub fn from_flags(args: &forward::Args) -> Result<Vec<Planned>, Fatal> {
              or use `ssm-forward up NAME` (see --help)",
         ));
     }
-    let target = match (&args.target, &args.eks_cluster) {
-        (Some(target), _) => target.clone(),
-        (None, Some(cluster)) => TargetSelector::EksCluster(cluster.clone()),
-        (None, None) => {
-            return Err(Fatal::usage(
-                "which instance? give --target (i-…, name:NAME, tag:KEY=VALUE) or --eks-cluster NAME",
-            ));
-        }
-    };
+    let target = target_of(args.target.as_ref(), args.eks_cluster.as_deref())?;
     let planned = |remote_host: Option<String>, remote_port: u16, bind: SocketAddr| Planned {
         name: String::new(),
         target: target.clone(),
@@ -102,6 +94,20 @@ pub fn from_flags(args: &forward::Args) -> Result<Vec<Planned>, Fatal> {
     }
     name_by_remote(&mut forwards);
     Ok(forwards)
+}
+
+/// The target `--target` or `--eks-cluster` names (one of them is needed).
+pub fn target_of(
+    target: Option<&TargetSelector>,
+    eks_cluster: Option<&str>,
+) -> Result<TargetSelector, Fatal> {
+    match (target, eks_cluster) {
+        (Some(target), _) => Ok(target.clone()),
+        (None, Some(cluster)) => Ok(TargetSelector::EksCluster(cluster.to_owned())),
+        (None, None) => Err(Fatal::usage(
+            "which instance? give --target (i-…, name:NAME, tag:KEY=VALUE) or --eks-cluster NAME",
+        )),
+    }
 }
 
 /// Names forwards after their remote `host:port`, made unique with `#2`,

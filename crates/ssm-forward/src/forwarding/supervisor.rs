@@ -331,13 +331,7 @@ pub async fn run(
     events: EventSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let address = listener.local_addr().unwrap_or(spec.bind);
-    let _ = events.send(ForwardEvent::Listening {
-        name: spec.name.clone(),
-        address,
-    });
-    let mut spec = spec;
-    spec.bind = address;
+    let spec = listening(&listener, spec, &events);
     let health = Arc::new(Health::new(&spec.name, &service.restart));
     let span = info_span!("forward", name = %spec.name);
     let policy = pool_policy(&spec, &service.restart);
@@ -368,6 +362,24 @@ pub async fn run(
     pool.close().await;
     drop(pool);
     let _ = report.await;
+}
+
+/// Says the forward listens ([`ForwardEvent::Listening`]); the spec with
+/// the bound address (port 0 resolved).
+pub(crate) fn listening(
+    listener: &TcpListener,
+    spec: ForwardSpec,
+    events: &EventSink,
+) -> ForwardSpec {
+    let address = listener.local_addr().unwrap_or(spec.bind);
+    let _ = events.send(ForwardEvent::Listening {
+        name: spec.name.clone(),
+        address,
+    });
+    ForwardSpec {
+        bind: address,
+        ..spec
+    }
 }
 
 /// The pool a forward keeps: `spec.sessions` at most, one kept up, the

@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use tracing::{Instrument, info_span};
 
 use crate::forwarding::supervisor::{
-    EventSink, ForwardEvent, ForwardSpec, Service, connection_limit, stopped,
+    EventSink, ForwardSpec, Service, connection_limit, listening, stopped,
 };
 use crate::serve;
 use destinations::Destinations;
@@ -108,15 +108,8 @@ pub async fn run(
     events: EventSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let address = listener.local_addr().unwrap_or(spec.bind);
-    let _ = events.send(ForwardEvent::Listening {
-        name: spec.name.clone(),
-        address,
-    });
-    let spec = ForwardSpec {
-        bind: address,
-        ..spec
-    };
+    let spec = listening(&listener, spec, &events);
+    let address = spec.bind;
     let span = info_span!("proxy", name = %spec.name);
     let live = service.live.clone();
     let destinations = Arc::new(Destinations::new(
