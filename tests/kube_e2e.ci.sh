@@ -72,9 +72,9 @@ else
     fi
 fi
 
-quietly cargo build -p ssm-forward --locked
+quietly cargo build --workspace --locked
 
 SSM_E2E_CURL=$(command -v curl)
 export SSM_E2E_CURL SSM_E2E_KUBECTL=$kubectl SSM_E2E_PRIVOXY=/usr/sbin/privoxy \
     SSM_E2E_SSM_FORWARD=$target_dir/debug/ssm-forward
-cargo test -q -p ssm-tests --test kube_e2e --locked -- --ignored --nocapture
+cargo test -q --workspace --test kube_e2e --locked -- --ignored --nocapture

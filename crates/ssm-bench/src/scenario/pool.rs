@@ -179,15 +179,63 @@ async fn measure(
         warm_up(sim, &earlier, running.addr(), sessions).await?;
         tokio::time::sleep(WARM_SETTLE).await;
         let cpu_before = running.cpu()?;
+        let before = per_session(sim, &earlier);
         let cell = match direction {
             Direction::Download => download(running.addr(), connections, plan).await?,
             Direction::Upload => upload(context, running.addr(), connections).await?,
         };
-        anyhow::Ok((cell, running.cpu()?.saturating_sub(cpu_before)))
+        let shares = shares_text(&before, &per_session(sim, &earlier));
+        anyhow::Ok((cell, running.cpu()?.saturating_sub(cpu_before), shares))
     }
     .await;
     stop(report, "pool", ours, running).await;
-    result
+    let (cell, cpu, shares) = result?;
+    let direction = format!("{direction:?}").to_lowercase();
+    report.note(format!(
+        "pool of {sessions}, {connections} connections, {direction}: {shares}"
+    ));
+    Ok((cell, cpu))
+}
+
+/// Bytes each way and streams opened so far, per session of this cell
+/// (sessions of earlier cells left out).
+fn per_session(sim: &Simulator, earlier: &HashSet<String>) -> Vec<(String, [u64; 3])> {
+    let mut sessions: Vec<_> = sim
+        .sessions()
+        .into_iter()
+        .filter(|s| !earlier.contains(&s.session_id))
+        .map(|s| {
+            let stats = s.stats;
+            (
+                s.session_id,
+                [stats.agent_bytes, stats.client_bytes, stats.streams_opened],
+            )
+        })
+        .collect();
+    sessions.sort();
+    sessions
+}
+
+/// What each session carried between two [`per_session`] samples: how
+/// the pool spread the connections (a placement problem shows here).
+fn shares_text(before: &[(String, [u64; 3])], after: &[(String, [u64; 3])]) -> String {
+    let parts: Vec<String> = after
+        .iter()
+        .map(|(id, now)| {
+            let then = before
+                .iter()
+                .find(|(earlier, _)| earlier == id)
+                .map_or([0; 3], |(_, counts)| *counts);
+            let delta = |i: usize| now[i].saturating_sub(then[i]);
+            format!(
+                "{:.1} MB down, {:.1} MB up, {} streams",
+                delta(0) as f64 / 1e6,
+                delta(1) as f64 / 1e6,
+                delta(2)
+            )
+        })
+        .collect();
+    format!("per session: {}", parts.join("; "))
 }
 
 /// Holds connections open until the simulator has `sessions` live
