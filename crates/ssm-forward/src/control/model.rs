@@ -28,6 +28,9 @@ pub struct ForwardIdentity {
     pub target_selector: String,
     /// `host:port` as the target dials it.
     pub remote: String,
+    /// Its sessions start only with connections (a local proxy's, per
+    /// destination): none up yet is not "starting".
+    pub sessions_on_demand: bool,
 }
 
 /// Every forward of this daemon.
@@ -173,10 +176,10 @@ impl Record {
             "stopping"
         } else if self.failing {
             "failing"
-        } else if self.identity.remote == crate::local_proxy::REMOTE_LABEL {
-            // A proxy starts sessions per destination, on demand.
-            "running"
-        } else if self.sessions_started == 0 && live.sessions.is_empty() {
+        } else if !self.identity.sessions_on_demand
+            && self.sessions_started == 0
+            && live.sessions.is_empty()
+        {
             "starting"
         } else {
             "running"
@@ -269,6 +272,10 @@ mod tests {
     use crate::errors::FailureKind;
 
     fn board() -> StatusBoard {
+        board_with(false)
+    }
+
+    fn board_with(sessions_on_demand: bool) -> StatusBoard {
         let board = StatusBoard::default();
         board.add(
             ForwardIdentity {
@@ -277,10 +284,17 @@ mod tests {
                 target: "i-1".into(),
                 target_selector: "name:bastion".into(),
                 remote: "db.internal:5432".into(),
+                sessions_on_demand,
             },
             Arc::default(),
         );
         board
+    }
+
+    #[test]
+    fn a_forward_with_sessions_on_demand_runs_before_its_first_session() {
+        assert_eq!(board_with(true).report()[0].state, "running");
+        assert_eq!(board_with(false).report()[0].state, "starting");
     }
 
     fn up(session_id: &str) -> ForwardEvent {

@@ -173,6 +173,7 @@ fn spawn_forwards(
                 target: spec.target.clone(),
                 target_selector: selector.clone(),
                 remote: spec.remote(),
+                sessions_on_demand: spec.proxy.is_some(),
             },
             live.clone(),
         );

@@ -43,7 +43,6 @@ pub(super) struct Destinations {
     events: EventSink,
     shutdown: watch::Receiver<bool>,
     max: usize,
-    idle_close: Duration,
     table: Mutex<HashMap<Destination, Entry>>,
 }
 
@@ -93,7 +92,6 @@ impl Destinations {
             events,
             shutdown,
             max: proxy.max_destinations.max(1),
-            idle_close: proxy.idle_close,
             table: Mutex::new(HashMap::new()),
         }
     }
@@ -217,7 +215,8 @@ impl Destinations {
     /// Closes destinations idle for `idle_close` (their pools have closed
     /// their sessions by then) until shutdown.
     pub(super) async fn sweep(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let every = (self.idle_close / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let every =
+            (self.policy.idle_close / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
         let sweeping = async {
             loop {
                 tokio::time::sleep(every).await;
@@ -234,7 +233,7 @@ impl Destinations {
         let mut table = self.table();
         let idle: Vec<Destination> = table
             .iter()
-            .filter(|(_, e)| e.leases == 0 && e.last_used.elapsed() >= self.idle_close)
+            .filter(|(_, e)| e.leases == 0 && e.last_used.elapsed() >= self.policy.idle_close)
             .map(|(destination, _)| destination.clone())
             .collect();
         for destination in idle {
