@@ -964,6 +964,12 @@ impl Harness {
                     // It takes the place of the agent's message (maybe a flag).
                     self.corrupt = true;
                     self.stream_errors = true;
+                    if !self.agent.ready {
+                        // Maybe the agent's HandshakeRequest: the client
+                        // may then pick another port mode than the agent,
+                        // and read its uploads differently.
+                        self.upload_corrupt = true;
+                    }
                     self.max_message = self.max_message.max(message.payload.len());
                 }
                 MessageType::Acknowledge => self.upload_corrupt = true,
@@ -1360,6 +1366,7 @@ impl Harness {
                 && self.writer.is_empty()
                 && self.to_client.is_empty()
                 && self.pending.is_empty()
+                && self.client.upload_held() == 0
                 && self.client.session().channel().unacked() == 0
                 && self.agent.channel.unacked() == 0;
             quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
@@ -1421,8 +1428,17 @@ impl Harness {
 
     fn check_all_arrived(&self) {
         let mux = matches!(self.mode, Some(PortMode::Mux { .. }));
+        // An agent smux that died (its keepalive timed out while the client
+        // was away) never sends what was still queued in it.
+        let agent_mux_dead = self
+            .agent
+            .mux
+            .as_ref()
+            .is_some_and(|mux| mux.dead_reason().is_some());
         if !self.corrupt && !self.stream_errors {
-            if mux {
+            if mux && agent_mux_dead {
+                // Nothing more can arrive; what did was checked as it came.
+            } else if mux {
                 for stream in self.streams.iter().filter(|s| !s.handle.is_closed()) {
                     let id = stream.handle.id();
                     let sent = self.agent.sent.get(&id).map_or(0, Vec::len);

@@ -1067,6 +1067,161 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
             },
             |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
         ),
+        // The harness (not the client): a forged Output took sequence 0,
+        // so the client dropped the agent's first HandshakeRequest as a
+        // repeat and took its mode from the second one; the agent kept the
+        // first mode and read the client's smux frames as basic data.
+        // Found by a local fuzz run.
+        driver_seed(
+            "regression_displaced_request",
+            || Input {
+                setup: driver_setup(),
+                ops: vec![
+                    Crafted {
+                        kind: Kind::Output,
+                        seq: 0,
+                        payload_type: 0,
+                        bytes: vec![],
+                    },
+                    Request {
+                        version: Version::Mux,
+                        session_type: SessionType::Port,
+                        kms: true,
+                        port_type: PortType::Missing,
+                    },
+                    Request {
+                        version: Version::Keepalive,
+                        session_type: SessionType::Port,
+                        kms: false,
+                        port_type: PortType::Local,
+                    },
+                    Complete,
+                    Exchange,
+                ],
+            },
+            |o| {
+                o.mode
+                    == Some(PortMode::Mux {
+                        smux_keepalive: true,
+                    })
+                    && !o.checked
+            },
+        ),
+        // The client (fixed here): with pacing on and the window full, a
+        // partial chunk held for its pacing slot kept that slot (already
+        // past) as the driver's deadline, so the driver woke at once, again
+        // and again, until an ack came (a busy loop; in virtual time, a
+        // stall since the resend timer was never reached). Found by the CI
+        // fuzz smoke.
+        driver_seed(
+            "regression_partial_chunk_full_window",
+            || Input {
+                setup: client_driver::Setup {
+                    chunk_size: 2,
+                    max_unacked: 0,
+                    paced: true,
+                    ..driver_setup()
+                },
+                ops: vec![
+                    Request {
+                        version: Version::Mux,
+                        session_type: SessionType::Port,
+                        kms: false,
+                        port_type: PortType::Local,
+                    },
+                    Complete,
+                    Exchange,
+                    Open,
+                    Flush(145),
+                    DropToClient,
+                ],
+            },
+            |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
+        ),
+        // The harness (not the client): the end-of-run drain called the
+        // run quiet while the client still held a 1-byte write as a
+        // partial chunk for its next pacing slot (1.1 ms later). Found by
+        // a local fuzz run.
+        driver_seed(
+            "regression_partial_chunk_at_drain",
+            || Input {
+                setup: client_driver::Setup {
+                    paced: true,
+                    ..driver_setup()
+                },
+                ops: vec![
+                    Request {
+                        version: Version::Mux,
+                        session_type: SessionType::Port,
+                        kms: false,
+                        port_type: PortType::Local,
+                    },
+                    Exchange,
+                    Complete,
+                    Exchange,
+                    Advance(50628),
+                    Complete,
+                    Open,
+                    Open,
+                    Open,
+                    Open,
+                    Close { stream: 233 },
+                    Open,
+                    Open,
+                    Open,
+                    Write {
+                        stream: 231,
+                        data: bytes(&[0]),
+                        repeat: 0,
+                    },
+                ],
+            },
+            |o| o.mode == mux && o.uploaded == 1 && o.checked,
+        ),
+        // The harness (not the client): the agent's smux timed out while
+        // the socket was lost for 80 s, with 2 bytes for the second stream
+        // still queued in it; the end-of-run check still expected them.
+        // Found by a local fuzz run.
+        driver_seed(
+            "regression_agent_keepalive_died",
+            || {
+                let mut data = b"123456".to_vec();
+                data.extend([0xff; 21]);
+                let mut ops = handshake(Version::Keepalive);
+                ops.extend([
+                    Open,
+                    Exchange,
+                    AgentWrite {
+                        stream: 0,
+                        data,
+                        repeat: 152,
+                    },
+                    Open,
+                    Exchange,
+                    AgentWrite {
+                        stream: 1,
+                        data: bytes(&[1]),
+                        repeat: 1,
+                    },
+                    SocketLost,
+                    Advance(40_000),
+                    Timeout,
+                    Advance(40_000),
+                    Timeout,
+                    Raw(bytes(&[0])),
+                ]);
+                input(ops)
+            },
+            |o| {
+                o.mode
+                    == Some(PortMode::Mux {
+                        smux_keepalive: true,
+                    })
+                    && o.read == 4131
+                    && !o.ended
+                    && o.checked
+            },
+        ),
         driver_seed(
             "terminate",
             || {

@@ -318,8 +318,10 @@ impl Core {
             return link;
         }
         let mux = self.mux.as_ref().and_then(ssm_mux::Session::poll_timeout);
-        // A partial chunk waits for the next pacing slot (see `upload_mux`).
-        let partial = if self.upload.is_empty() {
+        // A partial chunk waits for the next pacing slot (see `upload_mux`);
+        // with the window full it waits for an ack instead, and a pacing
+        // slot already passed would be a deadline that never moves.
+        let partial = if self.upload.is_empty() || self.session.channel().send_capacity() == 0 {
             None
         } else {
             self.session.channel_mut().next_data_slot()
@@ -416,6 +418,13 @@ impl Core {
     /// Unread bytes in the smux session (all streams).
     pub(crate) fn mux_unread(&self) -> usize {
         self.mux.as_ref().map_or(0, |mux| mux.stats().unread_bytes)
+    }
+
+    /// smux frames taken for upload but not yet sent as Output (a partial
+    /// chunk waiting for its pacing slot, or anything waiting for room in
+    /// the window).
+    pub(crate) fn upload_held(&self) -> usize {
+        self.upload.len()
     }
 
     /// Bytes of an Output message smux has not consumed yet.

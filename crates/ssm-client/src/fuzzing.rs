@@ -296,6 +296,12 @@ impl Client {
         }
     }
 
+    /// Bytes taken from smux for upload but not sent yet: a partial chunk
+    /// waits up to one pacing interval, a full window for an ack.
+    pub fn upload_held(&self) -> usize {
+        self.core.upload_held()
+    }
+
     /// Received bytes of one stream not read yet.
     pub fn stream_unread(&self, stream: &StreamRef) -> usize {
         self.core.stream_unread(stream.id())
