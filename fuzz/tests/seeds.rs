@@ -1222,6 +1222,45 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     && o.checked
             },
         ),
+        // The client (fixed here): ConnectToPortError failed the stream,
+        // but its smux stream stayed open, so the agent's data for it kept
+        // the session's whole receive budget (1 byte here) until the
+        // application dropped the handle, and every other stream stalled.
+        // Found by a local fuzz run.
+        driver_seed(
+            "regression_connect_error_frees_budget",
+            || Input {
+                setup: client_driver::Setup {
+                    chunk_size: 6,
+                    max_unacked: 0,
+                    session_receive: 0,
+                    stream_receive: 408,
+                    max_delivery: 0,
+                    agent_frame: 49152,
+                    ..driver_setup()
+                },
+                ops: vec![
+                    Request {
+                        version: Version::Mux,
+                        session_type: SessionType::Port,
+                        kms: false,
+                        port_type: PortType::Local,
+                    },
+                    Complete,
+                    Exchange,
+                    Open,
+                    Exchange,
+                    AgentWrite {
+                        stream: 203,
+                        data: bytes(b"eMr"),
+                        repeat: 88,
+                    },
+                    Advance(247),
+                    AgentFlag(3),
+                ],
+            },
+            |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
+        ),
         driver_seed(
             "terminate",
             || {

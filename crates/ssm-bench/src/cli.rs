@@ -55,6 +55,8 @@ pub(crate) enum Scenario {
     /// Parallel transfers through pools of 1, 2 and 4 sessions
     /// (`--sessions`), and the burst through a pool of 4.
     Pool,
+    /// The burst through a pool of 4 alone (part of `pool`).
+    PoolBurst,
 }
 
 impl Scenario {
@@ -80,6 +82,7 @@ impl Scenario {
             Self::Cost => "cost",
             Self::Setup => "setup",
             Self::Pool => "pool",
+            Self::PoolBurst => "pool-burst",
         }
     }
 }
@@ -103,7 +106,13 @@ impl Args {
                 || self.scenarios.contains(&Scenario::All)
                 || self.scenarios.contains(&scenario)
         };
-        Scenario::EACH.into_iter().filter(|s| wanted(*s)).collect()
+        let mut selected: Vec<Scenario> =
+            Scenario::EACH.into_iter().filter(|s| wanted(*s)).collect();
+        // Part of `pool`; alone only when named without it.
+        if self.scenarios.contains(&Scenario::PoolBurst) && !selected.contains(&Scenario::Pool) {
+            selected.push(Scenario::PoolBurst);
+        }
+        selected
     }
 
     /// How this run was invoked, for the report.

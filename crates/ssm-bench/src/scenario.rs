@@ -43,6 +43,10 @@ pub(crate) async fn run(
         Scenario::Cost => cost::run(context, report).await,
         Scenario::Setup => setup::run(context, report).await,
         Scenario::Pool => pool::run(context, report).await,
+        Scenario::PoolBurst => {
+            pool::burst(context, report).await;
+            Ok(())
+        }
     }
 }
 

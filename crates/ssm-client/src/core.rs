@@ -14,6 +14,7 @@ use std::task::Waker;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use ssm_mux::StreamId;
 use ssm_proto::message::MAX_PAYLOAD_SIZE;
 use ssm_proto::payload::Flag;
 use ssm_proto::session::{ClientSession, SessionEvent, SessionInfo};
@@ -389,10 +390,18 @@ impl Core {
             .iter_mut()
             .filter(|(_, slot)| !slot.heard_back && slot.error.is_none())
             .max_by_key(|(_, slot)| slot.order);
-        if let Some((_, slot)) = newest {
-            slot.error = Some(Error::ConnectToPort);
-            wake(&mut slot.read_waker);
-            wake(&mut slot.write_waker);
+        let Some((&key, slot)) = newest else {
+            return;
+        };
+        slot.error = Some(Error::ConnectToPort);
+        wake(&mut slot.read_waker);
+        wake(&mut slot.write_waker);
+        // The agent gave that stream up: close it here too, so whatever
+        // still arrives for it is dropped instead of holding the session's
+        // receive budget until the application drops its handle. (In mux
+        // mode a stream's key is its smux id.)
+        if let Some(mux) = self.mux.as_mut() {
+            let _ = mux.close(StreamId(key));
         }
     }
 }

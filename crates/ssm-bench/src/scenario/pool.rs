@@ -5,13 +5,16 @@
 //! aggregate MB/s each way, the time until the last connection finished,
 //! and ssm-forward's CPU per MB for each pool size. Then the burst of the
 //! concurrency scenario through a pool of 4, with the plugin's single
-//! session alongside.
+//! session alongside, five rounds each (the median is the figure; also
+//! the scenario `pool-burst` on its own).
 //!
 //! Each pool is warmed first: a pool grows only while its sessions are
 //! busy, so connections opened at the same instant share the sessions up
 //! at that instant. The warm-up holds connections open until the pool has
-//! all its sessions, then closes them; the measured connections find the
-//! sessions idle (pooled sessions close after a minute idle).
+//! all its sessions, then resets them and waits until the sessions stop
+//! carrying what the agent still had queued for them; the measured
+//! connections find the sessions idle (pooled sessions close after a
+//! minute idle).
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -38,9 +41,18 @@ const ANY_PORT: u16 = 9;
 /// How long the warm-up waits for the pool to grow after each held
 /// connection.
 const GROWTH_WAIT: Duration = Duration::from_secs(3);
-/// Pause after the warm-up, for the held connections' data still on
-/// its way (a few hundred KiB per session at 1 MB/s) to drain.
-const WARM_SETTLE: Duration = Duration::from_secs(1);
+/// After the warm-up, the held connections' data still on its way must
+/// drain before the measurement: the agent kept reading the source while
+/// the unread streams blocked the session, and that backlog (measured: up
+/// to 7 MB on one session) still crosses after the reset. The sessions
+/// count as drained once their byte counters stand still this long ...
+const DRAINED_AFTER: Duration = Duration::from_millis(600);
+/// ... but never sooner than this (acks and closes in flight) ...
+const DRAIN_AT_LEAST: Duration = Duration::from_secs(1);
+/// ... and the measurement starts anyway after this (and says so).
+const DRAIN_AT_MOST: Duration = Duration::from_secs(60);
+/// How often the drain looks at the counters.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Direction {
@@ -177,7 +189,7 @@ async fn measure(
     let running = subject::launch_forward(ours, sim, host, ANY_PORT, sessions).await?;
     let result = async {
         warm_up(sim, &earlier, running.addr(), sessions).await?;
-        tokio::time::sleep(WARM_SETTLE).await;
+        let drained = drain_warm_up(sim, &earlier).await;
         let cpu_before = running.cpu()?;
         let before = per_session(sim, &earlier);
         let cell = match direction {
@@ -185,7 +197,8 @@ async fn measure(
             Direction::Upload => upload(context, running.addr(), connections).await?,
         };
         let shares = shares_text(&before, &per_session(sim, &earlier));
-        anyhow::Ok((cell, running.cpu()?.saturating_sub(cpu_before), shares))
+        let cpu = running.cpu()?.saturating_sub(cpu_before);
+        anyhow::Ok((cell, cpu, format!("{}; {shares}", drained.text())))
     }
     .await;
     stop(report, "pool", ours, running).await;
@@ -278,6 +291,60 @@ async fn warm_up(
     Ok(())
 }
 
+/// What the warm-up left to drain, and how long it took.
+struct Drained {
+    bytes: u64,
+    took: Duration,
+    settled: bool,
+}
+
+impl Drained {
+    fn text(&self) -> String {
+        let state = if self.settled {
+            ""
+        } else {
+            " (still moving: measured anyway)"
+        };
+        format!(
+            "warm-up drained {:.1} MB in {:.1} s{state}",
+            self.bytes as f64 / 1e6,
+            self.took.as_secs_f64()
+        )
+    }
+}
+
+/// Waits until this cell's sessions stop carrying the warm-up's leftovers
+/// (see [`DRAINED_AFTER`]).
+async fn drain_warm_up(sim: &Simulator, earlier: &HashSet<String>) -> Drained {
+    let total = |sim: &Simulator| -> u64 {
+        per_session(sim, earlier)
+            .iter()
+            .map(|(_, [down, up, _])| down + up)
+            .sum()
+    };
+    let started = Instant::now();
+    let first = total(sim);
+    let mut last = first;
+    let mut still_since = Instant::now();
+    loop {
+        tokio::time::sleep(DRAIN_POLL).await;
+        let now = total(sim);
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        }
+        let took = started.elapsed();
+        let settled = still_since.elapsed() >= DRAINED_AFTER && took >= DRAIN_AT_LEAST;
+        if settled || took >= DRAIN_AT_MOST {
+            return Drained {
+                bytes: last - first,
+                took,
+                settled,
+            };
+        }
+    }
+}
+
 /// Sessions up now that were not there before (earlier runs' sessions
 /// may still be ending).
 fn live_sessions(sim: &Simulator, earlier: &HashSet<String>) -> usize {
@@ -356,43 +423,60 @@ async fn upload(
     })
 }
 
-/// The burst of the concurrency scenario: ours through a pool of 4
-/// (warmed), the plugin through its one session.
-async fn burst(context: &Context<'_>, report: &mut Report) {
+/// Rounds of the burst per subject; the median is the figure (one burst
+/// takes a few tens of milliseconds, so one round is mostly noise).
+const BURST_ROUNDS: usize = 5;
+/// Pause between rounds, for the previous round's connections to close.
+const BURST_PAUSE: Duration = Duration::from_secs(1);
+
+/// The burst of the concurrency scenario, `BURST_ROUNDS` times: ours
+/// through a pool of 4 (warmed), the plugin through its one session.
+/// Also a scenario of its own (`pool-burst`).
+pub(super) async fn burst(context: &Context<'_>, report: &mut Report) {
     let sessions = *context.plan.pool_sessions.iter().max().unwrap_or(&1);
     for subject in context.subjects {
-        let outcome = burst_one(context, subject, sessions, report).await;
-        match outcome {
-            Ok(burst) => {
-                report.record(
-                    metrics::POOL_BURST_TIME,
-                    subject.kind,
-                    burst.elapsed.as_secs_f64(),
-                );
-                report.record(
-                    metrics::POOL_BURST_FAILURES,
-                    subject.kind,
-                    burst.errors.len() as f64,
-                );
-                if let Some(first) = burst.errors.first() {
-                    report.fail(format!(
-                        "pool burst, {}: {} connections failed, e.g. {first}",
-                        subject.kind.name(),
-                        burst.errors.len()
-                    ));
-                }
-            }
+        match burst_rounds(context, subject, sessions, report).await {
+            Ok(rounds) => record_burst(report, subject, context.plan.connections, &rounds),
             Err(error) => failed(report, "pool burst", subject, &error),
         }
     }
 }
 
-async fn burst_one(
+/// The median round's time and every round's failures, with a note of
+/// each round.
+fn record_burst(report: &mut Report, subject: &Subject, connections: usize, rounds: &[net::Burst]) {
+    let mut times: Vec<f64> = rounds.iter().map(|b| b.elapsed.as_secs_f64()).collect();
+    times.sort_by(f64::total_cmp);
+    let Some(&median) = times.get(times.len() / 2) else {
+        return;
+    };
+    let failures: usize = rounds.iter().map(|b| b.errors.len()).sum();
+    report.record(metrics::POOL_BURST_TIME, subject.kind, median);
+    report.record(metrics::POOL_BURST_FAILURES, subject.kind, failures as f64);
+    let each: Vec<String> = rounds
+        .iter()
+        .map(|b| format!("{:.1}", b.elapsed.as_secs_f64() * 1e3))
+        .collect();
+    report.note(format!(
+        "pool burst, {}: {connections} connections, rounds {} ms (median {:.1} ms)",
+        subject.kind.name(),
+        each.join(", "),
+        median * 1e3
+    ));
+    if let Some(first) = rounds.iter().flat_map(|b| b.errors.iter()).next() {
+        report.fail(format!(
+            "pool burst, {}: {failures} connections failed, e.g. {first}",
+            subject.kind.name()
+        ));
+    }
+}
+
+async fn burst_rounds(
     context: &Context<'_>,
     subject: &Subject,
     sessions: usize,
     report: &mut Report,
-) -> anyhow::Result<net::Burst> {
+) -> anyhow::Result<Vec<net::Burst>> {
     let sim = context.lab.sim(Profile::Realistic);
     let running: Running = match subject.kind {
         Kind::Ours => {
@@ -400,18 +484,24 @@ async fn burst_one(
             let running =
                 subject::launch_forward(subject, sim, ECHO_HOST, ECHO_PORT, sessions).await?;
             warm_up(sim, &earlier, running.addr(), sessions).await?;
-            tokio::time::sleep(WARM_SETTLE).await;
+            let drained = drain_warm_up(sim, &earlier).await;
+            report.note(format!("pool burst, ours: {}", drained.text()));
             running
         }
         Kind::Plugin => context.session(subject, sim, ECHO_HOST, ECHO_PORT).await?,
     };
-    let burst = net::burst(running.addr(), context.plan.connections).await;
-    drop(burst.streams);
+    let mut rounds = Vec::with_capacity(BURST_ROUNDS);
+    for round in 0..BURST_ROUNDS {
+        if round > 0 {
+            tokio::time::sleep(BURST_PAUSE).await;
+        }
+        let mut burst = net::burst(running.addr(), context.plan.connections).await;
+        // Closed before the pause, as a client finishing its requests.
+        burst.streams.clear();
+        rounds.push(burst);
+    }
     stop(report, "pool burst", subject, running).await;
-    Ok(net::Burst {
-        streams: Vec::new(),
-        ..burst
-    })
+    Ok(rounds)
 }
 
 /// The ratios and costs the targets judge: 4 sessions against 1 for 4
