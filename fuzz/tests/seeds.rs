@@ -628,6 +628,13 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
         setup: driver_setup(),
         ops,
     };
+    // The agent's usual HandshakeRequest: a port session, no KMS.
+    let port_request = |version| Request {
+        version,
+        session_type: SessionType::Port,
+        kms: false,
+        port_type: PortType::Local,
+    };
     let handshake = |version| {
         vec![
             Request {
@@ -1045,12 +1052,7 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     ..driver_setup()
                 },
                 ops: vec![
-                    Request {
-                        version: Version::Mux,
-                        session_type: SessionType::Port,
-                        kms: false,
-                        port_type: PortType::Local,
-                    },
+                    port_request(Version::Mux),
                     Complete,
                     Exchange,
                     Open,
@@ -1089,12 +1091,7 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                         kms: true,
                         port_type: PortType::Missing,
                     },
-                    Request {
-                        version: Version::Keepalive,
-                        session_type: SessionType::Port,
-                        kms: false,
-                        port_type: PortType::Local,
-                    },
+                    port_request(Version::Keepalive),
                     Complete,
                     Exchange,
                 ],
@@ -1123,12 +1120,7 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     ..driver_setup()
                 },
                 ops: vec![
-                    Request {
-                        version: Version::Mux,
-                        session_type: SessionType::Port,
-                        kms: false,
-                        port_type: PortType::Local,
-                    },
+                    port_request(Version::Mux),
                     Complete,
                     Exchange,
                     Open,
@@ -1150,12 +1142,7 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     ..driver_setup()
                 },
                 ops: vec![
-                    Request {
-                        version: Version::Mux,
-                        session_type: SessionType::Port,
-                        kms: false,
-                        port_type: PortType::Local,
-                    },
+                    port_request(Version::Mux),
                     Exchange,
                     Complete,
                     Exchange,
@@ -1240,12 +1227,7 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     ..driver_setup()
                 },
                 ops: vec![
-                    Request {
-                        version: Version::Mux,
-                        session_type: SessionType::Port,
-                        kms: false,
-                        port_type: PortType::Local,
-                    },
+                    port_request(Version::Mux),
                     Complete,
                     Exchange,
                     Open,
