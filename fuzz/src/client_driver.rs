@@ -1426,19 +1426,21 @@ impl Harness {
         )
     }
 
-    fn check_all_arrived(&self) {
-        let mux = matches!(self.mode, Some(PortMode::Mux { .. }));
-        // An agent smux that died (its keepalive timed out while the client
-        // was away) never sends what was still queued in it.
-        let agent_mux_dead = self
-            .agent
+    /// The agent's smux died (e.g. its keepalive timed out while the
+    /// client was away): it neither sends what was still queued in it nor
+    /// takes what arrives after. What did cross was checked as it came.
+    fn agent_mux_dead(&self) -> bool {
+        self.agent
             .mux
             .as_ref()
-            .is_some_and(|mux| mux.dead_reason().is_some());
+            .is_some_and(|mux| mux.dead_reason().is_some())
+    }
+
+    fn check_all_arrived(&self) {
+        let mux = matches!(self.mode, Some(PortMode::Mux { .. }));
+        let agent_mux_dead = self.agent_mux_dead();
         if !self.corrupt && !self.stream_errors {
-            if mux && agent_mux_dead {
-                // Nothing more can arrive; what did was checked as it came.
-            } else if mux {
+            if mux && !agent_mux_dead {
                 for stream in self.streams.iter().filter(|s| !s.handle.is_closed()) {
                     let id = stream.handle.id();
                     let sent = self.agent.sent.get(&id).map_or(0, Vec::len);
@@ -1449,7 +1451,7 @@ impl Harness {
                         );
                     }
                 }
-            } else if self.client.basic_active().is_some() {
+            } else if !mux && self.client.basic_active().is_some() {
                 assert_eq!(
                     self.basic_cursor,
                     self.agent.basic_sent.len(),
@@ -1461,8 +1463,8 @@ impl Harness {
             return;
         }
         match &self.agent.mux {
-            Some(agent_mux) if mux => {
-                if agent_mux.dead_reason().is_some() {
+            Some(_) if mux => {
+                if agent_mux_dead {
                     return;
                 }
                 // The agent's smux drops what arrives after its own close.

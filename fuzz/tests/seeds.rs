@@ -635,6 +635,8 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
         kms: false,
         port_type: PortType::Local,
     };
+    // The same without the exchange between request and complete.
+    let quick_handshake = |version| vec![port_request(version), Complete, Exchange];
     let handshake = |version| {
         vec![
             Request {
@@ -1051,21 +1053,22 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     max_delivery: 256,
                     ..driver_setup()
                 },
-                ops: vec![
-                    port_request(Version::Mux),
-                    Complete,
-                    Exchange,
-                    Open,
-                    Exchange,
-                    AgentWrite {
-                        stream: 0,
-                        data: bytes(b"GG"),
-                        repeat: 246,
-                    },
-                    AgentFlush { chunk: 3 },
-                    Exchange,
-                    Close { stream: 0 },
-                ],
+                ops: {
+                    let mut ops = quick_handshake(Version::Mux);
+                    ops.extend([
+                        Open,
+                        Exchange,
+                        AgentWrite {
+                            stream: 0,
+                            data: bytes(b"GG"),
+                            repeat: 246,
+                        },
+                        AgentFlush { chunk: 3 },
+                        Exchange,
+                        Close { stream: 0 },
+                    ]);
+                    ops
+                },
             },
             |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
         ),
@@ -1119,14 +1122,11 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     paced: true,
                     ..driver_setup()
                 },
-                ops: vec![
-                    port_request(Version::Mux),
-                    Complete,
-                    Exchange,
-                    Open,
-                    Flush(145),
-                    DropToClient,
-                ],
+                ops: {
+                    let mut ops = quick_handshake(Version::Mux);
+                    ops.extend([Open, Flush(145), DropToClient]);
+                    ops
+                },
             },
             |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
         ),
@@ -1141,27 +1141,27 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     paced: true,
                     ..driver_setup()
                 },
-                ops: vec![
-                    port_request(Version::Mux),
-                    Exchange,
-                    Complete,
-                    Exchange,
-                    Advance(50628),
-                    Complete,
-                    Open,
-                    Open,
-                    Open,
-                    Open,
-                    Close { stream: 233 },
-                    Open,
-                    Open,
-                    Open,
-                    Write {
-                        stream: 231,
-                        data: bytes(&[0]),
-                        repeat: 0,
-                    },
-                ],
+                ops: {
+                    let mut ops = handshake(Version::Mux);
+                    ops.extend([
+                        Advance(50628),
+                        Complete,
+                        Open,
+                        Open,
+                        Open,
+                        Open,
+                        Close { stream: 233 },
+                        Open,
+                        Open,
+                        Open,
+                        Write {
+                            stream: 231,
+                            data: bytes(&[0]),
+                            repeat: 0,
+                        },
+                    ]);
+                    ops
+                },
             },
             |o| o.mode == mux && o.uploaded == 1 && o.checked,
         ),
@@ -1226,20 +1226,21 @@ fn client_driver_seeds() -> Vec<(&'static str, Vec<u8>)> {
                     agent_frame: 49152,
                     ..driver_setup()
                 },
-                ops: vec![
-                    port_request(Version::Mux),
-                    Complete,
-                    Exchange,
-                    Open,
-                    Exchange,
-                    AgentWrite {
-                        stream: 203,
-                        data: bytes(b"eMr"),
-                        repeat: 88,
-                    },
-                    Advance(247),
-                    AgentFlag(3),
-                ],
+                ops: {
+                    let mut ops = quick_handshake(Version::Mux);
+                    ops.extend([
+                        Open,
+                        Exchange,
+                        AgentWrite {
+                            stream: 203,
+                            data: bytes(b"eMr"),
+                            repeat: 88,
+                        },
+                        Advance(247),
+                        AgentFlag(3),
+                    ]);
+                    ops
+                },
             },
             |o| o.mode == mux && o.opened == 1 && !o.ended && o.checked,
         ),
